@@ -1,0 +1,241 @@
+package l4
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type dpFixture struct {
+	*testNet
+	d      *Datapath
+	vip    netip.AddrPort
+	b1, b2 Backend
+}
+
+// newDPFixture builds the test network, starts "rs1"/"rs2" HTTP servers on
+// port 80 and opens a datapath in the director.
+func newDPFixture(t *testing.T) *dpFixture {
+	n := newTestNet(t)
+	serveWho(t, n.rs1, n.RS1+":80", "rs1")
+	serveWho(t, n.rs2, n.RS2+":80", "rs2")
+	d, err := OpenDatapath(DatapathOptions{NetNSFd: int(n.directorFd)})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = d.Close() })
+	return &dpFixture{testNet: n, d: d, vip: netip.MustParseAddrPort(n.VIP + ":80"),
+		b1: Backend{netip.MustParseAddrPort(n.RS1 + ":80"), 1},
+		b2: Backend{netip.MustParseAddrPort(n.RS2 + ":80"), 1}}
+}
+
+// who returns the name of the real server that answered a fresh connection
+// from the client (from source address src if not empty), checking that the
+// real server saw the client's own address.
+func (f *dpFixture) who(t *testing.T, src string) string {
+	t.Helper()
+	if src == "" {
+		src = "10.66.1.10"
+	}
+	var c net.Conn
+	require.NoError(t, inNS(t, f.client, func() (err error) {
+		d := net.Dialer{Timeout: 3 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+		c, err = d.Dial("tcp4", f.vip.String())
+		return err
+	}))
+	defer c.Close()
+	name, peer := request(t, c)
+	require.Equal(t, src, peer, "the real server must see the client's address")
+	return name
+}
+
+// request sends one HTTP/1.1 request on c and returns the server's name and
+// the peer address it saw.
+func request(t *testing.T, c net.Conn) (name, peer string) {
+	t.Helper()
+	require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
+	_, err := fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: vip\r\n\r\n")
+	require.NoError(t, err)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	require.NoError(t, err)
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	fields := strings.Fields(string(b))
+	require.Len(t, fields, 2, "body %q", b)
+	return fields[0], fields[1]
+}
+
+func (f *dpFixture) sequence(t *testing.T, n int) []string {
+	var got []string
+	for range n {
+		got = append(got, f.who(t, ""))
+	}
+	return got
+}
+
+func TestDatapathRoundRobin(t *testing.T) {
+	f := newDPFixture(t)
+	require.NoError(t, f.d.Program([]ServiceSpec{{VIP: f.vip, Algo: AlgoRR}}, [][]Backend{{f.b1, f.b2}}))
+	ruleset := nsExec(t, f.director, "nft", "list", "table", "ip", DefaultTable)
+	assert.Contains(t, ruleset, "dnat ip to numgen inc mod 2 map @vs0_slots")
+	assert.Contains(t, ruleset, "10.66.1.100 . 80 : jump vs0")
+	assert.NotContains(t, nsExec(t, f.director, "nft", "list", "ruleset"), "masquerade")
+	assert.Equal(t, []string{"rs1", "rs2", "rs1", "rs2"}, f.sequence(t, 4))
+}
+
+func TestDatapathWeightedRoundRobin(t *testing.T) {
+	f := newDPFixture(t)
+	f.b1.Weight = 3
+	require.NoError(t, f.d.Program([]ServiceSpec{{VIP: f.vip, Algo: AlgoWRR}}, [][]Backend{{f.b1, f.b2}}))
+	assert.Equal(t, []string{"rs1", "rs1", "rs1", "rs2", "rs1", "rs1", "rs1", "rs2"}, f.sequence(t, 8))
+}
+
+// addClientAddrs gives the client extra source addresses 10.66.1.20.. .
+func (f *dpFixture) addClientAddrs(t *testing.T, n int) []string {
+	var out []string
+	for i := range n {
+		a := fmt.Sprintf("10.66.1.%d", 20+i)
+		nsExec(t, f.client, "ip", "addr", "add", a+"/24", "dev", "vc")
+		out = append(out, a)
+	}
+	return out
+}
+
+func TestDatapathSourceHash(t *testing.T) {
+	f := newDPFixture(t)
+	require.NoError(t, f.d.Program([]ServiceSpec{{VIP: f.vip, Algo: AlgoSH}}, [][]Backend{{f.b1, f.b2}}))
+	assert.Contains(t, nsExec(t, f.director, "nft", "list", "chain", "ip", DefaultTable, "vs0"),
+		"jhash ip saddr mod 2 seed 0x1ab4d")
+	seen := map[string]int{}
+	for _, src := range f.addClientAddrs(t, 8) {
+		first := f.who(t, src)
+		seen[first]++
+		for range 2 {
+			assert.Equal(t, first, f.who(t, src), "client %s must stick to its real server", src)
+		}
+	}
+	assert.Len(t, seen, 2, "8 clients spread over both real servers: %v", seen)
+}
+
+func TestDatapathPersistence(t *testing.T) {
+	f := newDPFixture(t)
+	spec := ServiceSpec{VIP: f.vip, Algo: AlgoRR, Persistence: 300 * time.Second}
+	require.NoError(t, f.d.Program([]ServiceSpec{spec}, [][]Backend{{f.b1, f.b2}}))
+	srcs := f.addClientAddrs(t, 2)
+	first := f.who(t, srcs[0])
+	second := f.who(t, srcs[1])
+	assert.NotEqual(t, first, second, "new clients are still round-robined")
+	for range 3 {
+		assert.Equal(t, first, f.who(t, srcs[0]))
+		assert.Equal(t, second, f.who(t, srcs[1]))
+	}
+	persist := nsExec(t, f.director, "nft", "list", "map", "ip", DefaultTable, "vs0_persist")
+	assert.Contains(t, persist, srcs[0]+" expires")
+
+	// The real server of srcs[0] leaves: its clients move, the others stay.
+	gone, keep := f.b1, f.b2
+	if first == "rs2" {
+		gone, keep = f.b2, f.b1
+	}
+	changed, err := f.d.SetBackends(0, []Backend{keep})
+	require.NoError(t, err)
+	require.True(t, changed)
+	moved := f.who(t, srcs[0])
+	assert.NotEqual(t, first, moved)
+	assert.Equal(t, second, f.who(t, srcs[1]))
+
+	// It comes back: the moved client keeps its new real server.
+	_, err = f.d.SetBackends(0, []Backend{f.b1, f.b2})
+	require.NoError(t, err)
+	for range 3 {
+		assert.Equal(t, moved, f.who(t, srcs[0]))
+	}
+	_ = gone
+}
+
+func TestDatapathSorryServerAndEmpty(t *testing.T) {
+	f := newDPFixture(t)
+	serveWho(t, f.rs2, f.RS2+":8080", "sorry")
+	spec := ServiceSpec{VIP: f.vip, Algo: AlgoRR, Sorry: netip.MustParseAddrPort(f.RS2 + ":8080")}
+	require.NoError(t, f.d.Program([]ServiceSpec{spec, {VIP: netip.MustParseAddrPort(f.VIP + ":81"), Algo: AlgoRR}},
+		[][]Backend{{f.b1}, nil}))
+	assert.Equal(t, []string{"rs1", "rs1"}, f.sequence(t, 2))
+
+	_, err := f.d.SetBackends(0, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"sorry", "sorry"}, f.sequence(t, 2))
+
+	// A service without real servers nor sorry server refuses at once, like
+	// IPVS (ICMP port unreachable), instead of hanging the client.
+	err = inNS(t, f.client, func() error {
+		c, err := net.DialTimeout("tcp4", f.VIP+":81", 3*time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "refused")
+
+	_, err = f.d.SetBackends(0, []Backend{f.b2})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"rs2", "rs2"}, f.sequence(t, 2))
+}
+
+// TestDatapathUpdateKeepsConnections checks that a map update leaves
+// established connections on their real server, leaves the base chains and
+// other tables alone, and that the table is gone after Close.
+func TestDatapathUpdateKeepsConnections(t *testing.T) {
+	f := newDPFixture(t)
+	nsExec(t, f.director, "nft", "add table ip other; add chain ip other keepme { type filter hook forward priority 0; }; add rule ip other keepme counter accept")
+	require.NoError(t, f.d.Program([]ServiceSpec{{VIP: f.vip, Algo: AlgoRR}}, [][]Backend{{f.b1, f.b2}}))
+	before := nsExec(t, f.director, "nft", "-a", "list", "chain", "ip", DefaultTable, "prerouting")
+
+	var c net.Conn
+	require.NoError(t, inNS(t, f.client, func() (err error) {
+		c, err = net.DialTimeout("tcp4", f.vip.String(), 3*time.Second)
+		return err
+	}))
+	defer c.Close()
+	name, _ := request(t, c)
+	require.Equal(t, "rs1", name)
+
+	changed, err := f.d.SetBackends(0, []Backend{f.b2})
+	require.NoError(t, err)
+	require.True(t, changed)
+	changed, err = f.d.SetBackends(0, []Backend{f.b2})
+	require.NoError(t, err)
+	require.False(t, changed, "same backends: no transaction")
+	for range 3 {
+		name, _ = request(t, c)
+		assert.Equal(t, "rs1", name, "the established connection stays on rs1")
+	}
+	assert.Equal(t, []string{"rs2", "rs2"}, f.sequence(t, 2))
+	assert.Equal(t, before, nsExec(t, f.director, "nft", "-a", "list", "chain", "ip", DefaultTable, "prerouting"),
+		"base chain untouched (same rule handles)")
+
+	require.NoError(t, f.d.Close())
+	ruleset := nsExec(t, f.director, "nft", "list", "ruleset")
+	assert.NotContains(t, ruleset, DefaultTable)
+	assert.Contains(t, ruleset, "table ip other")
+	// Established connections do not outlive lbd: with its nat chains gone the
+	// kernel unregisters the NAT hooks unless another nat table remains.
+}
+
+// TestDatapathReplacesLeftover: a table left by a SIGKILLed lbd is replaced.
+func TestDatapathReplacesLeftover(t *testing.T) {
+	f := newDPFixture(t)
+	nsExec(t, f.director, "nft", "add table ip "+DefaultTable+"; add chain ip "+DefaultTable+" stale { type nat hook prerouting priority 0; }; add rule ip "+DefaultTable+" stale tcp dport 80 dnat to 10.66.9.9")
+	require.NoError(t, f.d.Program([]ServiceSpec{{VIP: f.vip, Algo: AlgoRR}}, [][]Backend{{f.b1}}))
+	ruleset := nsExec(t, f.director, "nft", "list", "table", "ip", DefaultTable)
+	assert.NotContains(t, ruleset, "stale")
+	assert.Equal(t, "rs1", f.who(t, ""))
+}
