@@ -50,40 +50,40 @@ func arpPacket(t testing.TB, op uint16, sha net.HardwareAddr, spa netip.Addr, th
 	})
 }
 
-func ipv4(src, dst netip.Addr, proto layers.IPProtocol) *layers.IPv4 {
+func ip4Layer(src, dst netip.Addr, proto layers.IPProtocol) *layers.IPv4 {
 	return &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: proto, SrcIP: src.AsSlice(), DstIP: dst.AsSlice()}
 }
 
 func tcpPacket(t testing.TB, src, dst netip.Addr, tcp *layers.TCP, payload string) []byte {
-	ip := ipv4(src, dst, layers.IPProtocolTCP)
+	ip := ip4Layer(src, dst, layers.IPProtocolTCP)
 	require.NoError(t, tcp.SetNetworkLayerForChecksum(ip))
 	return serialize(t, ethFrame(macA, macB, layers.EthernetTypeIPv4), ip, tcp, gopacket.Payload(payload))
 }
 
 func udpPacket(t testing.TB, src, dst netip.Addr, sport, dport uint16, payload string) []byte {
-	ip := ipv4(src, dst, layers.IPProtocolUDP)
+	ip := ip4Layer(src, dst, layers.IPProtocolUDP)
 	udp := &layers.UDP{SrcPort: layers.UDPPort(sport), DstPort: layers.UDPPort(dport)}
 	require.NoError(t, udp.SetNetworkLayerForChecksum(ip))
 	return serialize(t, ethFrame(macA, macB, layers.EthernetTypeIPv4), ip, udp, gopacket.Payload(payload))
 }
 
 func icmpEcho(t testing.TB, src, dst netip.Addr, typ uint8, id, seq uint16) []byte {
-	return serialize(t, ethFrame(macA, macB, layers.EthernetTypeIPv4), ipv4(src, dst, layers.IPProtocolICMPv4),
+	return serialize(t, ethFrame(macA, macB, layers.EthernetTypeIPv4), ip4Layer(src, dst, layers.IPProtocolICMPv4),
 		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(typ, 0), Id: id, Seq: seq}, gopacket.Payload(make([]byte, 56)))
 }
 
 func icmpError(t testing.TB, typ, code uint8) []byte {
-	inner := ipv4(ipB, ipA, layers.IPProtocolUDP)
+	inner := ip4Layer(ipB, ipA, layers.IPProtocolUDP)
 	udp := &layers.UDP{SrcPort: 5000, DstPort: 6000}
 	require.NoError(t, udp.SetNetworkLayerForChecksum(inner))
-	return serialize(t, ethFrame(macA, macB, layers.EthernetTypeIPv4), ipv4(ipA, ipB, layers.IPProtocolICMPv4),
+	return serialize(t, ethFrame(macA, macB, layers.EthernetTypeIPv4), ip4Layer(ipA, ipB, layers.IPProtocolICMPv4),
 		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(typ, code)}, inner, udp, gopacket.Payload("x"))
 }
 
 func vrrpPacket(t testing.TB, src netip.Addr, v *VRRP) []byte {
 	body, err := MarshalVRRP(v, src, vrrpMC)
 	require.NoError(t, err)
-	ip := ipv4(src, vrrpMC, IPProtoVRRP)
+	ip := ip4Layer(src, vrrpMC, IPProtoVRRP)
 	ip.TTL = 255
 	return serialize(t, ethFrame(macV, net.HardwareAddr{0x01, 0, 0x5e, 0, 0, 18}, layers.EthernetTypeIPv4), ip, gopacket.Payload(body))
 }
