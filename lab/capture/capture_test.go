@@ -174,18 +174,21 @@ func TestTrace(t *testing.T) {
 		{Node: "a", Iface: "veth0", NetNS: v.pathA},
 		{Node: "b", Iface: "veth1", NetNS: v.pathB},
 	}
+	started := make(chan struct{})
 	go func() {
-		st, err := Trace(ctx, &out, specs, TraceOptions{Filter: MustParseFilter("icmp and host 10.77.0.1")})
+		st, err := Trace(ctx, &out, specs, TraceOptions{
+			Filter:  MustParseFilter("icmp and host 10.77.0.1"),
+			Started: func() { close(started) },
+		})
 		done <- result{st, err}
 	}()
-	// Trace starts its captures asynchronously: ping until both ends saw
-	// something, bounded.
-	for seq := 1; seq <= 40; seq++ {
+	select {
+	case <-started:
+	case r := <-done:
+		t.Fatalf("Trace failed to start: %v", r.err)
+	}
+	for seq := 1; seq <= 3; seq++ {
 		require.NoError(t, ping(v.nsA, v.addrB, 9, seq))
-		if seq >= 3 {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 	time.Sleep(300 * time.Millisecond)
 	// Non-matching traffic after the pings.
@@ -204,6 +207,7 @@ func TestTrace(t *testing.T) {
 	assert.NotContains(t, text, "ARP")
 	assert.Regexp(t, `(?m)^a:veth0 \S+ IP 10\.77\.0\.1 > 10\.77\.0\.2: ICMP echo request, id \d+, seq 3, length 26$`, text)
 	assert.Regexp(t, `(?m)^b:veth1 \S+ IP 10\.77\.0\.2 > 10\.77\.0\.1: ICMP echo reply, id \d+, seq 3, length 26$`, text)
+	assert.Equal(t, 12, strings.Count(text, "\n"), "3 requests and 3 replies seen on each end:\n%s", text)
 	assertTimeOrdered(t, text)
 	for _, st := range r.stats {
 		assert.Contains(t, FormatStats(st), "packets captured on ")

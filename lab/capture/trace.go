@@ -20,6 +20,9 @@ type TraceOptions struct {
 	// ReorderWindow is how long packets are held back for ordering; 0
 	// means DefaultReorderWindow.
 	ReorderWindow time.Duration
+	// Started, when set, is called once every capture is running (for a
+	// "listening on ..." message, or to start traffic in tests).
+	Started func()
 }
 
 // Trace captures on every spec and writes one line per packet passing the
@@ -56,6 +59,9 @@ func Trace(ctx context.Context, w io.Writer, specs []Spec, opts TraceOptions) ([
 		caps = append(caps, c)
 	}
 
+	if opts.Started != nil {
+		opts.Started()
+	}
 	allDone := make(chan struct{})
 	go func() {
 		for _, c := range caps {

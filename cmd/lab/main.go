@@ -1,0 +1,202 @@
+// Command lab builds and drives halab network labs:
+//
+//	lab up FILE                     bring a lab up from a topology file
+//	lab down [NAME|--all]           tear a lab down (idempotent, works after a crash)
+//	lab status [NAME]               nodes, interfaces, addresses and processes
+//	lab exec [-l NAME] NODE -- CMD  run a command in a node (a tty when interactive)
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"halab/lab"
+)
+
+const usage = `usage:
+  lab up [--no-run] FILE            bring a lab up from a topology file
+  lab down [NAME|--all]             tear a lab down (idempotent; cleans up after a crash)
+  lab status [NAME]                 show nodes, interfaces, addresses and processes
+  lab exec [-l NAME] NODE -- CMD... run a command inside a node (a tty when interactive)
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch args[0] {
+	case "up":
+		err = cmdUp(ctx, args[1:], stdout)
+	case "down":
+		err = cmdDown(ctx, args[1:], stdout)
+	case "status":
+		err = cmdStatus(args[1:], stdout)
+	case "exec":
+		var code int
+		code, err = cmdExec(ctx, args[1:])
+		if err == nil {
+			return code
+		}
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		err = fmt.Errorf("unknown command %q\n%s", args[0], usage)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "lab:", err)
+		return 1
+	}
+	return 0
+}
+
+func cmdUp(ctx context.Context, args []string, w io.Writer) error {
+	fs := flag.NewFlagSet("up", flag.ContinueOnError)
+	noRun := fs.Bool("no-run", false, "do not start the topology's run entries")
+	bin := fs.String("bin", "", "directory of halab binaries for run entries (default: this binary's directory)")
+	verbose := fs.Bool("v", false, "log lab events")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: lab up [--no-run] FILE")
+	}
+	t, err := lab.LoadTopology(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	opts := []lab.Option{}
+	if *verbose {
+		opts = append(opts, lab.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, nil))))
+	}
+	if *bin == "" {
+		if exe, err := os.Executable(); err == nil {
+			*bin = filepath.Dir(exe)
+		}
+	}
+	if *bin != "" {
+		opts = append(opts, lab.WithBinDir(*bin))
+	}
+	if *noRun {
+		opts = append(opts, lab.WithoutRun())
+	}
+	start := time.Now()
+	l, err := lab.Up(ctx, t, opts...)
+	if err != nil {
+		return err
+	}
+	st, err := l.Status()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "lab %s is up (%d nodes, %s)\n\n", l.Name(), len(st), time.Since(start).Round(time.Millisecond))
+	lab.WriteStatus(w, l.Name(), st)
+	first := st[0].Name
+	fmt.Fprintf(w, "\nReach the nodes:\n  lab exec %s -- bash                 a shell in %s\n", first, first)
+	fmt.Fprintf(w, "  ip netns exec %s ip addr   the usual ip netns way\n", lab.NetnsName(l.Name(), first))
+	fmt.Fprintf(w, "  lab status %s / lab down %s\n  logs: %s\n", l.Name(), l.Name(), filepath.Join(l.Dir(), "logs"))
+	return nil
+}
+
+func cmdDown(ctx context.Context, args []string, w io.Writer) error {
+	var names []string
+	switch {
+	case len(args) == 1 && args[0] == "--all":
+		all, err := lab.List()
+		if err != nil {
+			return err
+		}
+		names = all
+	case len(args) == 1:
+		names = args
+	case len(args) == 0:
+		all, err := lab.List()
+		if err != nil {
+			return err
+		}
+		if len(all) > 1 {
+			return fmt.Errorf("several labs are up (%s): name one or use --all", strings.Join(all, ", "))
+		}
+		names = all
+	default:
+		return errors.New("usage: lab down [NAME|--all]")
+	}
+	var errs []error
+	for _, n := range names {
+		start := time.Now()
+		if err := lab.Down(ctx, n); err != nil {
+			errs = append(errs, fmt.Errorf("down %s: %w", n, err))
+			continue
+		}
+		fmt.Fprintf(w, "lab %s is down (%s)\n", n, time.Since(start).Round(time.Millisecond))
+	}
+	return errors.Join(errs...)
+}
+
+// pickLab resolves an optional lab name: the only lab up when none is given.
+func pickLab(name string) (string, error) {
+	if name != "" {
+		return name, nil
+	}
+	all, err := lab.List()
+	if err != nil {
+		return "", err
+	}
+	switch len(all) {
+	case 0:
+		return "", errors.New("no lab is up")
+	case 1:
+		return all[0], nil
+	}
+	return "", fmt.Errorf("several labs are up (%s): name one with -l NAME", strings.Join(all, ", "))
+}
+
+func cmdStatus(args []string, w io.Writer) error {
+	var names []string
+	if len(args) > 0 {
+		names = args
+	} else {
+		all, err := lab.List()
+		if err != nil {
+			return err
+		}
+		if len(all) == 0 {
+			fmt.Fprintln(w, "no lab is up")
+			return nil
+		}
+		names = all
+	}
+	for i, name := range names {
+		l, err := lab.Open(name)
+		if err != nil {
+			return err
+		}
+		st, err := l.Status()
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		lab.WriteStatus(w, name, st)
+	}
+	return nil
+}
