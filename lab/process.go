@@ -287,4 +287,3 @@ func (n *Node) Run(ctx context.Context, args ...string) (string, error) {
 	}
 	return out.String(), err
 }
-
