@@ -47,6 +47,12 @@ func sh(t *testing.T, args ...string) string {
 	return string(out)
 }
 
+// execIn runs a command inside a named namespace, returning its output.
+func execIn(ns string, args ...string) (string, error) {
+	out, err := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
 // nsExec runs a command inside a named namespace.
 func nsExec(t *testing.T, ns string, args ...string) string {
 	t.Helper()
