@@ -23,8 +23,10 @@ type Spec struct {
 	// PcapPath, when set, receives every captured packet in pcap format
 	// (nanosecond timestamps, Ethernet link type).
 	PcapPath string
-	// Snaplen cuts kept and written packets to this many bytes; 0 keeps
-	// them whole.
+	// Snaplen cuts packets to this many bytes in the kernel, before they
+	// take room in the ring (Packet.Len keeps the length on the wire); 0
+	// keeps them whole. Headers and an HTTP request line fit in 256 bytes,
+	// and a small snaplen lets bulk TCP traffic be captured without drops.
 	Snaplen int
 	// RingSize is the size in bytes of the kernel ring buffer; 0 means
 	// 4 MiB. A larger ring absorbs longer bursts before the kernel drops.
@@ -108,7 +110,7 @@ func Start(ctx context.Context, spec Spec) (*Capture, error) {
 		c.log = slog.Default()
 	}
 	if spec.PcapPath != "" {
-		if c.pcap, err = createPcap(spec.PcapPath); err != nil {
+		if c.pcap, err = createPcap(spec.PcapPath, spec.Snaplen); err != nil {
 			sock.tp.Close()
 			return nil, fmt.Errorf("capture %s: %w", spec.label(), err)
 		}

@@ -3,6 +3,7 @@ package capture
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/netip"
 	"os/exec"
 	"path/filepath"
@@ -260,4 +261,38 @@ func TestStartErrors(t *testing.T) {
 	_, err = Start(context.Background(), Spec{Node: "a", Iface: "nosuch0", NetNS: v.pathA})
 	assert.ErrorContains(t, err, "capture a:nosuch0")
 	_ = layers.LinkTypeEthernet
+}
+
+// TestCaptureSnaplen cuts packets in the kernel and keeps their length on
+// the wire, in memory and in the pcap file.
+func TestCaptureSnaplen(t *testing.T) {
+	v := newVethNet(t)
+	path := filepath.Join(t.TempDir(), "snap.pcap")
+	c, err := Start(context.Background(), Spec{Node: "b", Iface: "veth1", NetNS: v.pathB, Snaplen: 64, PcapPath: path})
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = c.Stop() })
+	ul, err := udpListener(v.nsB, "10.77.0.2:6000")
+	require.NoError(t, err)
+	defer ul.Close()
+	uc, err := udpConn(v.nsA, "10.77.0.2:6000")
+	require.NoError(t, err)
+	defer uc.Close()
+	_, err = uc.Write(make([]byte, 500))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	p, err := c.WaitFor(ctx, AnyPacket().Proto(ProtoUDP).DstPort(6000))
+	require.NoError(t, err)
+	assert.Len(t, p.Data, 64)
+	assert.Equal(t, 14+20+8+500, p.Len)
+	assert.Equal(t, "IP 10.77.0.1.36000 > 10.77.0.2.6000: UDP, length 500", strings.Replace(Format(&p), fmt.Sprintf(".%d ", p.UDP.SrcPort), ".36000 ", 1))
+	_, err = c.Stop()
+	require.NoError(t, err)
+	back, err := ReadPcap(path, "b", "veth1")
+	require.NoError(t, err)
+	udp := Select(back, AnyPacket().Proto(ProtoUDP))
+	require.Len(t, udp, 1)
+	assert.Equal(t, p.Len, udp[0].Len)
+	assert.Len(t, udp[0].Data, 64)
+	compareWithTcpdump(t, path, back)
 }

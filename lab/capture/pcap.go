@@ -23,14 +23,17 @@ type pcapFile struct {
 	w *pcapgo.Writer
 }
 
-func createPcap(path string) (*pcapFile, error) {
+func createPcap(path string, snaplen int) (*pcapFile, error) {
+	if snaplen <= 0 || snaplen > pcapSnaplen {
+		snaplen = pcapSnaplen
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("pcap: %w", err)
 	}
 	b := bufio.NewWriterSize(f, 256<<10)
 	w := pcapgo.NewWriterNanos(b)
-	if err := w.WriteFileHeader(pcapSnaplen, layers.LinkTypeEthernet); err != nil {
+	if err := w.WriteFileHeader(uint32(snaplen), layers.LinkTypeEthernet); err != nil {
 		_ = f.Close()
 		return nil, fmt.Errorf("pcap %s: header: %w", path, err)
 	}

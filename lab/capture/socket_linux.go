@@ -8,6 +8,7 @@ import (
 
 	"github.com/gopacket/gopacket/afpacket"
 	"github.com/vishvananda/netns"
+	"golang.org/x/net/bpf"
 )
 
 // Ring geometry. TPACKET_V3 hands the ring over in blocks: a block goes to
@@ -104,6 +105,18 @@ func newSocket(spec Spec) (*socket, error) {
 	)
 	if err != nil {
 		return nil, fmt.Errorf("capture %s: AF_PACKET socket: %w", spec.label(), err)
+	}
+	if spec.Snaplen > 0 {
+		// As libpcap does: a filter returning the snap length makes the
+		// kernel cut packets before they take room in the ring.
+		prog, err := bpf.Assemble([]bpf.Instruction{bpf.RetConstant{Val: uint32(spec.Snaplen)}})
+		if err == nil {
+			err = tp.SetBPF(prog)
+		}
+		if err != nil {
+			tp.Close()
+			return nil, fmt.Errorf("capture %s: snaplen filter: %w", spec.label(), err)
+		}
 	}
 	if !spec.NoPromisc {
 		if err := tp.SetPromiscuous(true); err != nil {
