@@ -38,7 +38,8 @@ type Spec struct {
 	NoPromisc bool
 	// Out, when set, receives every decoded packet. Sends block: a slow
 	// reader slows the capture down until the kernel ring fills and drops
-	// (which are counted), never dropping in this package.
+	// (which are counted), never dropping in this package. The receiver
+	// must keep reading until the capture's Done channel is closed.
 	Out chan<- Packet
 	// Logger receives drop warnings; nil means slog.Default().
 	Logger *slog.Logger
