@@ -78,6 +78,11 @@ func listenTCP(ns netns.NsHandle, addr string) (net.Listener, <-chan error, erro
 			return
 		}
 		_, err = io.Copy(io.Discard, c) // until the client's FIN
+		// Close (send our FIN) before reporting, so the exchange is over
+		// when the caller sends more traffic.
+		if cerr := c.Close(); err == nil {
+			err = cerr
+		}
 		done <- err
 	}()
 	return ln, done, nil
