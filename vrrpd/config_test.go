@@ -231,8 +231,9 @@ vrrp_sync_group G {
 	assert.Equal(t, 2, b.Version)
 	assert.Equal(t, time.Second, b.AdvertInt)
 	assert.Equal(t, "G", b.SyncGroup)
-	require.Len(t, warns, 1)
-	assert.Contains(t, warns[0].String(), "k.conf:41: (B) VRRPv2 advert_int must be whole seconds")
+	require.Len(t, warns, 3)
+	assert.Equal(t, "k.conf:15: (A) No VIP specified; at least one is sensible", warns[0].String())
+	assert.Contains(t, warns[2].String(), "k.conf:41: (B) VRRPv2 advert_int must be whole seconds")
 }
 
 func TestEffectivePriority(t *testing.T) {
