@@ -1,9 +1,7 @@
 package l4
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -30,7 +28,7 @@ type testNet struct {
 	directorFd       netns.NsHandle
 }
 
-func requireRoot(t *testing.T) {
+func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for network namespaces")
@@ -40,7 +38,7 @@ func requireRoot(t *testing.T) {
 	}
 }
 
-func sh(t *testing.T, args ...string) string {
+func sh(t testing.TB, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
 	require.NoError(t, err, "%s: %s", strings.Join(args, " "), out)
@@ -54,12 +52,12 @@ func execIn(ns string, args ...string) (string, error) {
 }
 
 // nsExec runs a command inside a named namespace.
-func nsExec(t *testing.T, ns string, args ...string) string {
+func nsExec(t testing.TB, ns string, args ...string) string {
 	t.Helper()
 	return sh(t, append([]string{"ip", "netns", "exec", ns}, args...)...)
 }
 
-func newTestNet(t *testing.T) *testNet {
+func newTestNet(t testing.TB) *testNet {
 	requireRoot(t)
 	p := fmt.Sprintf("l4t%d", os.Getpid()%100000)
 	n := &testNet{client: p + "c", director: p + "d", rs1: p + "r1", rs2: p + "r2",
@@ -96,7 +94,7 @@ func newTestNet(t *testing.T) *testNet {
 
 // inNS runs f on a locked OS thread switched into the named namespace;
 // sockets f creates stay in that namespace.
-func inNS(t *testing.T, ns string, f func() error) error {
+func inNS(t testing.TB, ns string, f func() error) error {
 	t.Helper()
 	h, err := netns.GetFromName(ns)
 	require.NoError(t, err)
@@ -124,7 +122,7 @@ func inNS(t *testing.T, ns string, f func() error) error {
 
 // serveWho starts an HTTP server in namespace ns on addr that answers
 // "NAME PEER" (the peer address it saw). It returns a stop function.
-func serveWho(t *testing.T, ns, addr, name string) (stop func()) {
+func serveWho(t testing.TB, ns, addr, name string) (stop func()) {
 	t.Helper()
 	var ln net.Listener
 	require.NoError(t, inNS(t, ns, func() (err error) {
@@ -145,31 +143,4 @@ func serveWho(t *testing.T, ns, addr, name string) (stop func()) {
 	}
 	t.Cleanup(stop)
 	return stop
-}
-
-// dialer returns a DialContext that opens its sockets inside namespace ns.
-func dialer(t *testing.T, ns string) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		var c net.Conn
-		err := inNS(t, ns, func() (err error) {
-			d := net.Dialer{Timeout: 3 * time.Second}
-			c, err = d.DialContext(ctx, network, addr)
-			return err
-		})
-		return c, err
-	}
-}
-
-// get fetches url from namespace ns on a fresh connection.
-func get(t *testing.T, ns, url string) (string, error) {
-	t.Helper()
-	cl := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		DialContext: dialer(t, ns), DisableKeepAlives: true}}
-	resp, err := cl.Get(url)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return strings.TrimSpace(string(b)), err
 }
