@@ -11,13 +11,12 @@ import (
 type LeastConn struct {
 	mu      sync.Mutex
 	servers []*Server
-	served  map[*Server]int
 	seq     map[*Server]uint64
 	n       uint64
 }
 
 func newLeastConn(servers []*Server) *LeastConn {
-	l := &LeastConn{servers: servers, served: map[*Server]int{}, seq: map[*Server]uint64{}}
+	l := &LeastConn{servers: servers, seq: map[*Server]uint64{}}
 	for _, s := range servers {
 		l.n++
 		l.seq[s] = l.n
@@ -27,7 +26,7 @@ func newLeastConn(servers []*Server) *LeastConn {
 
 func (l *LeastConn) key(s *Server) int {
 	ew := s.Weight * beWeightScale
-	return (l.served[s] + 1) * srvEWeightMax / ew
+	return (int(s.cur.Load()) + 1) * srvEWeightMax / ew
 }
 
 // Pick implements Balancer.
@@ -55,7 +54,6 @@ func (l *LeastConn) Pick(_ netip.Addr, avoid *Server) *Server {
 		best = avoided
 	}
 	if best != nil {
-		l.served[best]++
 		l.n++
 		l.seq[best] = l.n
 	}
@@ -66,9 +64,6 @@ func (l *LeastConn) Pick(_ netip.Addr, avoid *Server) *Server {
 func (l *LeastConn) Release(s *Server) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.served[s] > 0 {
-		l.served[s]--
-	}
 	l.n++
 	l.seq[s] = l.n
 }

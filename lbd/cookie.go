@@ -1,0 +1,176 @@
+package lbd
+
+import (
+	"strings"
+
+	"halab/lbd/haproxycfg"
+)
+
+// persistence is what the request's cookie said about stickiness.
+type persistence struct {
+	srv   *Server // server named by the cookie, even if down
+	valid bool    // the client holds a cookie for the server that served it
+}
+
+// requestCookie finds the backend's persistence cookie in the request,
+// returns the server it names and edits the Cookie header as HAProxy does:
+// "prefix" strips "SRV~" from the value, "insert indirect" removes the
+// cookie, "rewrite" and passive mode leave it.
+func (b *Backend) requestCookie(req *Request) persistence {
+	c := b.Cfg.Cookie
+	if c == nil {
+		return persistence{}
+	}
+	var p persistence
+	found := false
+	for i := 0; i < len(req.Header); i++ {
+		f := &req.Header[i]
+		if !strings.EqualFold(f.Name, "Cookie") {
+			continue
+		}
+		parts := strings.Split(f.Value, ";")
+		out := parts[:0]
+		for _, part := range parts {
+			name, value, _ := strings.Cut(strings.TrimLeft(part, " \t"), "=")
+			if strings.TrimSpace(name) != c.Name || found {
+				out = append(out, part)
+				continue
+			}
+			found = true
+			key := value
+			switch c.Mode {
+			case haproxycfg.CookiePrefix:
+				if k, rest, ok := strings.Cut(value, "~"); ok {
+					key = k
+					lead := part[:len(part)-len(strings.TrimLeft(part, " \t"))]
+					part = lead + name + "=" + rest
+				} else {
+					key = ""
+				}
+			}
+			p.srv = b.serverByCookie(key)
+			if !(c.Mode == haproxycfg.CookieInsert && c.Indirect) {
+				out = append(out, part)
+			}
+		}
+		if len(out) == 0 {
+			req.Header = append(req.Header[:i], req.Header[i+1:]...)
+			i--
+			continue
+		}
+		if len(out) > 0 && strings.HasPrefix(out[0], " ") {
+			out[0] = strings.TrimLeft(out[0], " ")
+		}
+		f.Value = strings.Join(out, ";")
+	}
+	return p
+}
+
+func (b *Backend) serverByCookie(key string) *Server {
+	if key == "" {
+		return nil
+	}
+	for _, s := range b.Servers {
+		if s.Cfg.Cookie == key {
+			return s
+		}
+	}
+	return nil
+}
+
+// serverSetCookies edits the application's Set-Cookie headers for
+// "prefix" (value becomes "SRV~value") and "rewrite" (value becomes the
+// server's cookie), and drops them for "insert indirect" unless preserve.
+// HAProxy does this before the http-response rules run.
+func (b *Backend) serverSetCookies(h *Header, srv *Server) {
+	c := b.Cfg.Cookie
+	if c == nil || srv == nil || srv.Cfg.Cookie == "" {
+		return
+	}
+	out := (*h)[:0]
+	for _, f := range *h {
+		if !strings.EqualFold(f.Name, "Set-Cookie") {
+			out = append(out, f)
+			continue
+		}
+		name, rest, _ := strings.Cut(f.Value, "=")
+		if strings.TrimSpace(name) != c.Name {
+			out = append(out, f)
+			continue
+		}
+		value, attrs := rest, ""
+		if i := strings.IndexByte(rest, ';'); i >= 0 {
+			value, attrs = rest[:i], rest[i:]
+		}
+		switch c.Mode {
+		case haproxycfg.CookiePrefix:
+			f.Value = name + "=" + srv.Cfg.Cookie + "~" + value + attrs
+		case haproxycfg.CookieRewrite:
+			f.Value = name + "=" + srv.Cfg.Cookie + attrs
+		case haproxycfg.CookieInsert:
+			if c.Indirect && !c.Preserve {
+				continue
+			}
+		}
+		out = append(out, f)
+	}
+	*h = out
+}
+
+// insertCookie adds the "insert" mode cookie after the http-response rules
+// ran, unless the client already holds a valid one and indirect is set.
+// With nocache, a cacheable response is marked "cache-control: private".
+func (b *Backend) insertCookie(h *Header, srv *Server, pers persistence, status int) {
+	c := b.Cfg.Cookie
+	if c == nil || c.Mode != haproxycfg.CookieInsert || srv == nil || srv.Cfg.Cookie == "" {
+		return
+	}
+	if pers.srv == srv {
+		// The client's cookie led to this server: HAProxy inserts none.
+		return
+	}
+	v := c.Name + "=" + srv.Cfg.Cookie + "; path=/"
+	for _, d := range c.Domains {
+		v += "; domain=" + d
+	}
+	if c.HTTPOnly {
+		v += "; HttpOnly"
+	}
+	if c.Secure {
+		v += "; Secure"
+	}
+	for _, a := range c.Attrs {
+		v += "; " + a
+	}
+	h.Add("set-cookie", v)
+	if c.NoCache && cacheable(*h, status) {
+		h.Add("cache-control", "private")
+	}
+}
+
+// cacheable approximates HAProxy's response cacheability check: a
+// cacheable status with an explicit freshness (max-age, s-maxage or
+// Expires) and no private/no-cache/no-store directive.
+func cacheable(h Header, status int) bool {
+	switch status {
+	case 200, 203, 204, 206, 300, 301, 404, 405, 410, 414, 501:
+	default:
+		return false
+	}
+	fresh := false
+	if _, ok := h.Get("Expires"); ok {
+		fresh = true
+	}
+	for _, v := range h.Values("Cache-Control") {
+		for _, d := range strings.Split(v, ",") {
+			d = strings.ToLower(strings.TrimSpace(d))
+			switch {
+			case d == "private" || d == "no-cache" || d == "no-store" || strings.HasPrefix(d, "private=") || strings.HasPrefix(d, "no-cache="):
+				return false
+			case strings.HasPrefix(d, "max-age=") || strings.HasPrefix(d, "s-maxage="):
+				fresh = true
+			}
+		}
+	}
+	return fresh
+}

@@ -1,0 +1,134 @@
+package lbd
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"halab/lbd/haproxycfg"
+)
+
+// Frontend is the running state of a frontend or listen section.
+type Frontend struct {
+	in        *Instance
+	Cfg       *haproxycfg.Proxy
+	Name      string
+	backends  map[string]*Backend
+	self      *Backend // the backend half of a listen section
+	listeners []net.Listener
+
+	cumConns atomic.Uint64
+	curConns atomic.Int64
+	maxConns atomic.Int64
+	reqTotal atomic.Uint64
+	denied   atomic.Uint64
+	reqErr   atomic.Uint64
+	bytesIn  atomic.Uint64
+	bytesOut atomic.Uint64
+	hrsp     [6]atomic.Uint64
+}
+
+func (fe *Frontend) beConns() uint64 {
+	if fe.self != nil {
+		return fe.self.cumConns.Load()
+	}
+	return 0
+}
+
+func (fe *Frontend) countStatus(code int) {
+	i := code/100 - 1
+	if i < 0 || i > 4 {
+		i = 5
+	}
+	fe.hrsp[i].Add(1)
+}
+
+func (fe *Frontend) acceptLoop(l net.Listener) {
+	delay := 5 * time.Millisecond
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if fe.in.isStopping() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			fe.in.Log.Warn("accept failed", "frontend", fe.Name, "err", err)
+			time.Sleep(delay)
+			continue
+		}
+		cc := &clientConn{fe: fe, conn: c}
+		cc.src = addrPort(c.RemoteAddr())
+		cc.dst = addrPort(c.LocalAddr())
+		fe.in.track(cc)
+		n := fe.curConns.Add(1)
+		if n > fe.maxConns.Load() {
+			fe.maxConns.Store(n)
+		}
+		fe.cumConns.Add(1)
+		go func() {
+			defer fe.in.untrack(cc)
+			defer fe.curConns.Add(-1)
+			defer c.Close()
+			if fe.Cfg.Mode == haproxycfg.ModeHTTP {
+				cc.serveHTTP()
+			} else {
+				cc.serveTCP()
+			}
+		}()
+	}
+}
+
+func addrPort(a net.Addr) netip.AddrPort {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.AddrPort()
+	}
+	return netip.AddrPort{}
+}
+
+// clientConn is one accepted client connection.
+type clientConn struct {
+	fe   *Frontend
+	conn net.Conn
+	src  netip.AddrPort
+	dst  netip.AddrPort
+
+	mu     sync.Mutex
+	idle   bool
+	closed bool
+}
+
+// setIdle marks the connection as waiting for a new request (true) or
+// busy. It returns false when the connection was closed while idle.
+func (c *clientConn) setIdle(idle bool) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.idle = idle
+	return !c.closed
+}
+
+func (c *clientConn) closeIfIdle() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.idle && !c.closed {
+		c.closed = true
+		c.conn.Close()
+	}
+}
+
+// backendFor runs the frontend's switching rules.
+func (fe *Frontend) backendFor(tx *txn) *Backend {
+	for _, ub := range fe.Cfg.UseBackends {
+		if tx.evalCond(ub.Cond) {
+			return fe.backends[ub.Backend]
+		}
+	}
+	if fe.Cfg.DefaultBackend != "" {
+		return fe.backends[fe.Cfg.DefaultBackend]
+	}
+	return fe.self
+}
+
+// Listeners returns the frontend's listening sockets.
+func (fe *Frontend) Listeners() []net.Listener { return fe.listeners }

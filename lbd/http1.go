@@ -1,0 +1,321 @@
+package lbd
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net/http/httputil"
+	"strconv"
+	"strings"
+)
+
+// Header is an HTTP header list that keeps the order and spelling of the
+// fields as received, the way HAProxy's HTX does. Names compare without
+// regard to case; on output they are written in lower case as HAProxy 2.6
+// does for HTTP/1.1.
+type Header []Field
+
+// Field is one header field.
+type Field struct {
+	Name  string
+	Value string
+}
+
+// Get returns the first value of name.
+func (h Header) Get(name string) (string, bool) {
+	for _, f := range h {
+		if strings.EqualFold(f.Name, name) {
+			return f.Value, true
+		}
+	}
+	return "", false
+}
+
+// Values returns every value of name, one per field line.
+func (h Header) Values(name string) []string {
+	var out []string
+	for _, f := range h {
+		if strings.EqualFold(f.Name, name) {
+			out = append(out, f.Value)
+		}
+	}
+	return out
+}
+
+// Del removes every field called name.
+func (h *Header) Del(name string) {
+	out := (*h)[:0]
+	for _, f := range *h {
+		if !strings.EqualFold(f.Name, name) {
+			out = append(out, f)
+		}
+	}
+	*h = out
+}
+
+// Add appends a field.
+func (h *Header) Add(name, value string) { *h = append(*h, Field{name, value}) }
+
+// Set replaces every field called name by one field at the end.
+func (h *Header) Set(name, value string) {
+	h.Del(name)
+	h.Add(name, value)
+}
+
+// hasToken reports whether a comma-separated header contains token.
+func (h Header) hasToken(name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Request is a parsed HTTP/1.x request head.
+type Request struct {
+	Method  string
+	URI     string
+	Proto   string // HTTP/1.0 or HTTP/1.1
+	Header  Header
+	Body    io.Reader // framed body, never nil
+	chunked bool
+	length  int64 // -1 when chunked or absent
+}
+
+// Path is the request path without query string.
+func (r *Request) Path() string {
+	p := r.URI
+	if i := strings.IndexAny(p, "?#"); i >= 0 {
+		p = p[:i]
+	}
+	if strings.HasPrefix(p, "http://") || strings.HasPrefix(p, "https://") {
+		rest := p[strings.Index(p, "//")+2:]
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			return rest[i:]
+		}
+		return "/"
+	}
+	return p
+}
+
+// Response is a parsed HTTP/1.x response head.
+type Response struct {
+	Proto   string
+	Status  int
+	Reason  string
+	Header  Header
+	Body    io.Reader
+	chunked bool
+	length  int64 // -1 unknown (chunked or until close)
+	toClose bool  // body delimited by connection close
+}
+
+var errBadRequest = errors.New("bad request")
+
+// readHead reads the start line and header fields of a message.
+func readHead(br *bufio.Reader) (string, Header, error) {
+	var start string
+	for {
+		line, err := readLine(br)
+		if err != nil {
+			return "", nil, err
+		}
+		if line != "" { // tolerate empty lines before a request
+			start = line
+			break
+		}
+	}
+	var h Header
+	total := len(start)
+	for {
+		line, err := readLine(br)
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return "", nil, err
+		}
+		if line == "" {
+			return start, h, nil
+		}
+		total += len(line)
+		if total > 64*1024 || len(h) > 200 {
+			return "", nil, fmt.Errorf("%w: header too large", errBadRequest)
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			return "", nil, fmt.Errorf("%w: obsolete line folding", errBadRequest)
+		}
+		name, value, ok := strings.Cut(line, ":")
+		if !ok || name == "" || strings.ContainsAny(name, " \t") {
+			return "", nil, fmt.Errorf("%w: malformed header line %q", errBadRequest, line)
+		}
+		h = append(h, Field{name, strings.Trim(value, " \t")})
+	}
+}
+
+func readLine(br *bufio.Reader) (string, error) {
+	line, err := br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		return "", fmt.Errorf("%w: line too long", errBadRequest)
+	}
+	if err != nil {
+		if err == io.EOF && len(line) > 0 {
+			return "", io.ErrUnexpectedEOF
+		}
+		return "", err
+	}
+	s := string(line[:len(line)-1])
+	return strings.TrimSuffix(s, "\r"), nil
+}
+
+// ReadRequest reads one request head and frames its body.
+func ReadRequest(br *bufio.Reader) (*Request, error) {
+	start, h, err := readHead(br)
+	if err != nil {
+		return nil, err
+	}
+	parts := strings.Split(start, " ")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || !strings.HasPrefix(parts[2], "HTTP/1.") {
+		return nil, fmt.Errorf("%w: request line %q", errBadRequest, start)
+	}
+	r := &Request{Method: parts[0], URI: parts[1], Proto: parts[2], Header: h, length: -1}
+	if err := frameBody(h, &r.chunked, &r.length); err != nil {
+		return nil, err
+	}
+	switch {
+	case r.chunked:
+		r.Body = &chunkedBody{r: httputil.NewChunkedReader(br), br: br}
+	case r.length > 0:
+		r.Body = io.LimitReader(br, r.length)
+	default:
+		r.length = 0
+		r.Body = strings.NewReader("")
+	}
+	return r, nil
+}
+
+// frameBody reads Transfer-Encoding and Content-Length.
+func frameBody(h Header, chunked *bool, length *int64) error {
+	if te, ok := h.Get("Transfer-Encoding"); ok {
+		if !strings.EqualFold(strings.TrimSpace(lastToken(te)), "chunked") {
+			return fmt.Errorf("%w: unsupported transfer-encoding %q", errBadRequest, te)
+		}
+		*chunked = true
+		h.Del("Content-Length")
+		return nil
+	}
+	cls := h.Values("Content-Length")
+	if len(cls) == 0 {
+		return nil
+	}
+	for _, v := range cls {
+		if v != cls[0] {
+			return fmt.Errorf("%w: conflicting content-length", errBadRequest)
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(cls[0]), 10, 64)
+	if err != nil || n < 0 {
+		return fmt.Errorf("%w: invalid content-length %q", errBadRequest, cls[0])
+	}
+	*length = n
+	return nil
+}
+
+func lastToken(v string) string {
+	if i := strings.LastIndexByte(v, ','); i >= 0 {
+		return v[i+1:]
+	}
+	return v
+}
+
+// ReadResponse reads a response head to a request with method method.
+func ReadResponse(br *bufio.Reader, method string) (*Response, error) {
+	start, h, err := readHead(br)
+	if err != nil {
+		return nil, err
+	}
+	proto, rest, _ := strings.Cut(start, " ")
+	code, reason, _ := strings.Cut(rest, " ")
+	status, err := strconv.Atoi(code)
+	if !strings.HasPrefix(proto, "HTTP/1.") || err != nil || len(code) != 3 {
+		return nil, fmt.Errorf("invalid status line %q", start)
+	}
+	r := &Response{Proto: proto, Status: status, Reason: reason, Header: h, length: -1}
+	if method == "HEAD" || status/100 == 1 || status == 204 || status == 304 {
+		r.length = 0
+		r.Body = strings.NewReader("")
+		return r, nil
+	}
+	if err := frameBody(h, &r.chunked, &r.length); err != nil {
+		return nil, err
+	}
+	switch {
+	case r.chunked:
+		r.Body = &chunkedBody{r: httputil.NewChunkedReader(br), br: br}
+	case r.length >= 0:
+		r.Body = io.LimitReader(br, r.length)
+	default:
+		r.toClose = true
+		r.Body = br
+	}
+	return r, nil
+}
+
+// writeHeader writes fields in lower case, in order.
+func writeHeader(w *bufio.Writer, h Header) {
+	for _, f := range h {
+		w.WriteString(strings.ToLower(f.Name))
+		w.WriteString(": ")
+		w.WriteString(f.Value)
+		w.WriteString("\r\n")
+	}
+}
+
+// writeBody copies body to w, chunk-encoding it when chunked is set.
+func writeBody(w *bufio.Writer, body io.Reader, chunked bool) (int64, error) {
+	if !chunked {
+		return io.Copy(w, body)
+	}
+	cw := httputil.NewChunkedWriter(w)
+	n, err := io.Copy(cw, body)
+	if err != nil {
+		return n, err
+	}
+	if err := cw.Close(); err != nil {
+		return n, err
+	}
+	_, err = w.WriteString("\r\n")
+	return n, err
+}
+
+// chunkedBody decodes a chunked body and, at its end, consumes the trailer
+// section so that the next message starts at the right place.
+type chunkedBody struct {
+	r    io.Reader
+	br   *bufio.Reader
+	done bool
+}
+
+func (c *chunkedBody) Read(p []byte) (int, error) {
+	if c.done {
+		return 0, io.EOF
+	}
+	n, err := c.r.Read(p)
+	if err == io.EOF {
+		c.done = true
+		for {
+			line, lerr := readLine(c.br)
+			if lerr != nil {
+				return n, lerr
+			}
+			if line == "" {
+				break
+			}
+		}
+	}
+	return n, err
+}

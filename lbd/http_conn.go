@@ -1,0 +1,278 @@
+package lbd
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"halab/lbd/haproxycfg"
+)
+
+// serverConn is a connection to a server kept across requests of one
+// client connection (HAProxy's default "http-reuse safe" behaviour).
+type serverConn struct {
+	srv  *Server
+	conn net.Conn
+	br   *bufio.Reader
+	bw   *bufio.Writer
+	used bool // already carried a request: a failure may be a stale close
+}
+
+func (sc *serverConn) close() {
+	if sc != nil {
+		sc.conn.Close()
+	}
+}
+
+// firstSet returns the first non-zero duration.
+func firstSet(ds ...time.Duration) time.Duration {
+	for _, d := range ds {
+		if d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+func deadline(d time.Duration) time.Time {
+	if d <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(d)
+}
+
+// serveHTTP runs the HTTP/1.x keep-alive loop of one client connection.
+func (c *clientConn) serveHTTP() {
+	fe := c.fe
+	br := bufio.NewReaderSize(c.conn, 16<<10)
+	bw := bufio.NewWriterSize(c.conn, 16<<10)
+	var sc *serverConn
+	defer func() { sc.close() }()
+	t := fe.Cfg.Timeouts
+	for first := true; ; first = false {
+		idleTO := firstSet(t.HTTPRequest, t.Client)
+		if !first {
+			idleTO = firstSet(t.HTTPKeepAlive, t.HTTPRequest, t.Client)
+		}
+		c.conn.SetReadDeadline(deadline(idleTO))
+		if !c.setIdle(true) {
+			return
+		}
+		if !first && fe.in.isStopping() {
+			return
+		}
+		_, err := br.Peek(1)
+		if !c.setIdle(false) || err != nil {
+			if first && errors.Is(err, os.ErrDeadlineExceeded) {
+				writeError(bw, 408)
+			}
+			return
+		}
+		c.conn.SetReadDeadline(deadline(firstSet(t.HTTPRequest, t.Client)))
+		req, err := ReadRequest(br)
+		if err != nil {
+			fe.reqErr.Add(1)
+			code := 400
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				code = 408
+			}
+			fe.countStatus(code)
+			writeError(bw, code)
+			return
+		}
+		c.conn.SetReadDeadline(deadline(t.Client))
+		fe.reqTotal.Add(1)
+		keep, nsc := c.handle(req, br, bw, sc)
+		sc = nsc
+		if !keep {
+			return
+		}
+	}
+}
+
+// clientKeepAlive tells whether the client wants the connection kept.
+func clientKeepAlive(req *Request) bool {
+	if req.Proto == "HTTP/1.0" {
+		return req.Header.hasToken("Connection", "keep-alive")
+	}
+	return !req.Header.hasToken("Connection", "close")
+}
+
+// handle processes one request and returns whether the client connection
+// stays open, and the server connection to keep for the next request.
+func (c *clientConn) handle(req *Request, cbr *bufio.Reader, bw *bufio.Writer, sc *serverConn) (bool, *serverConn) {
+	fe := c.fe
+	tx := &txn{fe: fe, src: c.src, dst: c.dst, req: req}
+	keep := clientKeepAlive(req) && !fe.in.isStopping()
+
+	// Frontend http-request rules, services and the stats page.
+	if done, k := c.requestRules(tx, fe.Cfg, bw, keep); done {
+		return k, sc
+	}
+	if st := fe.Cfg.Stats; st != nil && st.Enabled && strings.HasPrefix(req.URI, st.URI) {
+		drain(req.Body)
+		fe.countStatus(200)
+		return c.serveStats(tx, bw, keep), sc
+	}
+	be := fe.backendFor(tx)
+	if be == nil {
+		drain(req.Body)
+		fe.countStatus(503)
+		writeError(bw, 503)
+		return false, sc
+	}
+	tx.be = be
+	if be.Cfg != fe.Cfg {
+		if done, k := c.requestRules(tx, be.Cfg, bw, keep); done {
+			return k, sc
+		}
+		if st := be.Cfg.Stats; st != nil && st.Enabled && strings.HasPrefix(req.URI, st.URI) {
+			drain(req.Body)
+			return c.serveStats(tx, bw, keep), sc
+		}
+	}
+	be.cumConns.Add(1)
+	be.reqTotal.Add(1)
+	c.forwardedFor(tx, be)
+	pers := be.requestCookie(req)
+
+	// Hop-by-hop fields are HAProxy's to decide.
+	req.Header.Del("Connection")
+	req.Header.Del("Keep-Alive")
+	req.Header.Del("Proxy-Connection")
+	serverClose := be.Cfg.HTTPServerClose || fe.Cfg.HTTPServerClose
+	if serverClose {
+		req.Header.Add("connection", "close")
+	}
+
+	srv, sc, resp, code := c.exchange(tx, be, pers, req, sc)
+	if resp == nil {
+		drain(req.Body)
+		fe.countStatus(code)
+		be.countStatus(code)
+		writeError(bw, code)
+		return false, sc
+	}
+	tx.srv = srv
+	srv.countStatus(resp.Status)
+	be.countStatus(resp.Status)
+	fe.countStatus(resp.Status)
+
+	be.serverSetCookies(&resp.Header, srv)
+	for _, r := range be.Cfg.HTTPResponse {
+		if tx.evalCond(r.Cond) {
+			applyHeaderRule(r, &resp.Header, tx)
+		}
+	}
+	if fe.Cfg != be.Cfg {
+		for _, r := range fe.Cfg.HTTPResponse {
+			if tx.evalCond(r.Cond) {
+				applyHeaderRule(r, &resp.Header, tx)
+			}
+		}
+	}
+	be.insertCookie(&resp.Header, srv, pers, resp.Status)
+
+	serverKeep := !resp.toClose && !serverClose && !resp.Header.hasToken("Connection", "close") &&
+		resp.Proto != "HTTP/1.0"
+	resp.Header.Del("Connection")
+	resp.Header.Del("Keep-Alive")
+	chunkOut := resp.chunked
+	if resp.toClose {
+		if req.Proto == "HTTP/1.1" {
+			chunkOut = true
+			resp.Header.Add("transfer-encoding", "chunked")
+		} else {
+			keep = false
+		}
+	}
+	if !keep {
+		resp.Header.Add("connection", "close")
+	} else if req.Proto == "HTTP/1.0" {
+		resp.Header.Add("connection", "keep-alive")
+	}
+
+	c.conn.SetWriteDeadline(deadline(fe.Cfg.Timeouts.Client))
+	bw.WriteString("HTTP/1.1 ")
+	bw.WriteString(strconv.Itoa(resp.Status))
+	if resp.Reason != "" {
+		bw.WriteByte(' ')
+		bw.WriteString(resp.Reason)
+	}
+	bw.WriteString("\r\n")
+	writeHeader(bw, resp.Header)
+	bw.WriteString("\r\n")
+	sc.conn.SetReadDeadline(deadline(be.Cfg.Timeouts.Server))
+	n, err := writeBody(bw, resp.Body, chunkOut)
+	srv.bytesOut.Add(uint64(n))
+	fe.bytesOut.Add(uint64(n))
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	srv.cur.Add(-1)
+	be.Balancer.Release(srv)
+	if err != nil {
+		sc.close()
+		return false, nil
+	}
+	if !serverKeep {
+		sc.close()
+		sc = nil
+	}
+	return keep, sc
+}
+
+// requestRules runs the http-request rules of a proxy. It reports whether
+// the request was answered (deny, use-service) and if the connection stays.
+func (c *clientConn) requestRules(tx *txn, px *haproxycfg.Proxy, bw *bufio.Writer, keep bool) (bool, bool) {
+	for _, r := range px.HTTPRequest {
+		if !tx.evalCond(r.Cond) {
+			continue
+		}
+		switch r.Action {
+		case "allow":
+			return false, keep
+		case "deny":
+			drain(tx.req.Body)
+			c.fe.denied.Add(1)
+			c.fe.countStatus(r.Status)
+			writeError(bw, r.Status)
+			return true, false
+		case "use-service":
+			drain(tx.req.Body)
+			c.fe.countStatus(200)
+			return true, c.servePrometheus(tx, bw, keep)
+		default:
+			applyHeaderRule(r, &tx.req.Header, tx)
+		}
+	}
+	return false, keep
+}
+
+// forwardedFor adds X-Forwarded-For as "option forwardfor" asks.
+func (c *clientConn) forwardedFor(tx *txn, be *Backend) {
+	ff := be.Cfg.ForwardFor
+	if ff == nil {
+		ff = c.fe.Cfg.ForwardFor
+	}
+	if ff == nil {
+		return
+	}
+	ip := tx.src.Addr().Unmap()
+	if ff.Except != nil && ff.Except.Contains(ip) {
+		return
+	}
+	if _, ok := tx.req.Header.Get(ff.Header); ok && ff.IfNone {
+		return
+	}
+	tx.req.Header.Add(strings.ToLower(ff.Header), ip.String())
+}
+
+func drain(r io.Reader) {
+	io.CopyN(io.Discard, r, 1<<20)
+}

@@ -1,0 +1,150 @@
+package lbd
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"os"
+	"time"
+)
+
+// turnAround is HAProxy's pause before retrying a connection to the same
+// server after a failure (capped by "timeout connect").
+const turnAround = time.Second
+
+// exchange picks a server (cookie first, then the balancer), connects with
+// HAProxy's retry and redispatch logic, sends the request and reads the
+// response head. On failure resp is nil and code is the status to answer.
+func (c *clientConn) exchange(tx *txn, be *Backend, pers persistence, req *Request, sc *serverConn) (*Server, *serverConn, *Response, int) {
+	var srv *Server
+	if pers.srv != nil && pers.srv.Up() {
+		srv = pers.srv
+	} else {
+		srv = be.Balancer.Pick(tx.src.Addr(), nil)
+	}
+	if srv == nil {
+		return nil, sc, nil, 503
+	}
+	retries := be.Cfg.Retries
+	for attempt := 0; ; attempt++ {
+		tx.srv = srv
+		srv.total.Add(1)
+		resp, nsc, err := c.tryServer(be, srv, req, sc)
+		sc = nil
+		if err == nil {
+			if n := srv.cur.Add(1); n > srv.max.Load() {
+				srv.max.Store(n)
+			}
+			return srv, nsc, resp, 0
+		}
+		if !errors.Is(err, errConnect) {
+			srv.failedResp.Add(1)
+			be.Balancer.Release(srv)
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return srv, nil, nil, 504
+			}
+			return srv, nil, nil, 502
+		}
+		srv.failedConn.Add(1)
+		be.Balancer.Release(srv)
+		if attempt >= retries {
+			return srv, nil, nil, 503
+		}
+		if be.Cfg.Redispatch && attempt == retries-1 {
+			if other := be.Balancer.Pick(tx.src.Addr(), srv); other != nil && other != srv {
+				srv.redisp.Add(1)
+				srv = other
+				continue
+			}
+		}
+		srv.retried.Add(1)
+		wait := turnAround
+		if ct := be.Cfg.Timeouts.Connect; ct > 0 && ct < wait {
+			wait = ct
+		}
+		time.Sleep(wait)
+	}
+}
+
+// tryServer sends req to srv, on sc when it is a kept connection to srv.
+// A kept connection that turns out closed is replaced once.
+func (c *clientConn) tryServer(be *Backend, srv *Server, req *Request, sc *serverConn) (*Response, *serverConn, error) {
+	nsc, err := c.connect(be, srv, sc)
+	if err != nil {
+		return nil, nil, err
+	}
+	resp, retryable, err := c.roundTrip(be, nsc, req)
+	if err == nil {
+		return resp, nsc, nil
+	}
+	nsc.close()
+	if !retryable {
+		return nil, nil, err
+	}
+	nsc, err = c.connect(be, srv, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	resp, _, err = c.roundTrip(be, nsc, req)
+	if err != nil {
+		nsc.close()
+		return nil, nil, err
+	}
+	return resp, nsc, nil
+}
+
+var errConnect = errors.New("connection to server failed")
+
+// connect returns a connection to srv, reusing sc when it goes there.
+func (c *clientConn) connect(be *Backend, srv *Server, sc *serverConn) (*serverConn, error) {
+	if sc != nil && sc.srv == srv {
+		return sc, nil
+	}
+	sc.close()
+	d := net.Dialer{Timeout: be.Cfg.Timeouts.Connect}
+	if d.Timeout == 0 {
+		d.Timeout = 30 * time.Second
+	}
+	conn, err := d.Dial("tcp", srv.address(int(c.dst.Port())))
+	if err != nil {
+		return nil, errors.Join(errConnect, err)
+	}
+	return &serverConn{srv: srv, conn: conn, br: bufio.NewReaderSize(conn, 16<<10), bw: bufio.NewWriterSize(conn, 16<<10)}, nil
+}
+
+// roundTrip sends req on sc and reads the response head (skipping interim
+// 1xx answers other than 101). retryable reports a failure on a reused
+// connection before any byte came back, with no body sent.
+func (c *clientConn) roundTrip(be *Backend, sc *serverConn, req *Request) (*Response, bool, error) {
+	reused := sc.used
+	sc.used = true
+	srvTO := be.Cfg.Timeouts.Server
+	sc.conn.SetWriteDeadline(deadline(srvTO))
+	w := sc.bw
+	w.WriteString(req.Method)
+	w.WriteByte(' ')
+	w.WriteString(req.URI)
+	w.WriteString(" HTTP/1.1\r\n")
+	writeHeader(w, req.Header)
+	w.WriteString("\r\n")
+	n, err := writeBody(w, req.Body, req.chunked)
+	sc.srv.bytesIn.Add(uint64(n))
+	c.fe.bytesIn.Add(uint64(n))
+	if ferr := w.Flush(); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return nil, reused && req.length == 0, err
+	}
+	sc.conn.SetReadDeadline(deadline(srvTO))
+	for {
+		resp, err := ReadResponse(sc.br, req.Method)
+		if err != nil {
+			return nil, reused && req.length == 0 && sc.br.Buffered() == 0, err
+		}
+		if resp.Status/100 == 1 && resp.Status != 101 {
+			continue
+		}
+		return resp, false, nil
+	}
+}
