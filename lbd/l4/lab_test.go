@@ -132,12 +132,16 @@ func goBuild(out, pkg string) error {
 	return nil
 }
 
-func upL4Lab(t *testing.T) *l4Lab {
+func upL4Lab(t *testing.T) *l4Lab { return upLab(t, "l4a", labTopology) }
+
+// upLab brings up a lab whose nginx01 and nginx02 run labapp on port 80, and
+// puts labapp and lbd binaries in its shared directory.
+func upLab(t *testing.T, name, topology string) *l4Lab {
 	requireLab(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	_ = lab.Down(ctx, "l4a") // leftovers of a killed run
-	topo, err := lab.ParseTopology("l4a.yaml", []byte(labTopology))
+	_ = lab.Down(ctx, name) // leftovers of a killed run
+	topo, err := lab.ParseTopology(name+".yaml", []byte(topology))
 	require.NoError(t, err)
 	l, err := lab.Up(ctx, topo)
 	require.NoError(t, err)
@@ -188,31 +192,46 @@ func nodeAddr(node string) string {
 }
 
 func (x *l4Lab) startLBD(t *testing.T, conf string) *lab.Process {
+	return x.startLBDOn(t, "lvs01", conf)
+}
+
+// startLBDOn writes conf as the node's keepalived.conf and starts lbd with
+// keepalived's flags, returning once it has programmed its table.
+func (x *l4Lab) startLBDOn(t *testing.T, node, conf string) *lab.Process {
 	t.Helper()
-	path := filepath.Join(x.shared, "keepalived.conf")
-	require.NoError(t, os.WriteFile(path, []byte(conf), 0o644))
+	path := x.writeConf(t, node, conf)
 	args := append(append([]string{}, x.lbdCmd...), "-f", path, "-n", "-l", "-D")
 	// Ready means this lbd logged that it programmed its table (a table left
 	// by a killed lbd proves nothing).
 	const ready = "Activating VS"
-	before := strings.Count(x.lbdLog(t), ready)
-	p, err := x.l.MustNode("lvs01").Start(context.Background(), lab.ProcSpec{Name: "lbd", Args: args})
+	before := strings.Count(x.logOf(node, "lbd"), ready)
+	p, err := x.l.MustNode(node).Start(context.Background(), lab.ProcSpec{Name: "lbd", Args: args})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = p.Stop(context.Background()) })
-	require.Eventually(t, func() bool { return strings.Count(x.lbdLog(t), ready) > before },
-		10*time.Second, 20*time.Millisecond, "lbd log:\n%s", x.lbdLog(t))
-	require.Contains(t, x.ruleset(t), "table ip "+DefaultTable)
+	require.Eventually(t, func() bool { return strings.Count(x.logOf(node, "lbd"), ready) > before },
+		10*time.Second, 20*time.Millisecond, "lbd log:\n%s", x.logOf(node, "lbd"))
+	require.Contains(t, x.rulesetOf(t, node), "table ip "+DefaultTable)
 	return p
 }
 
-func (x *l4Lab) ruleset(t *testing.T) string {
-	out, err := x.l.MustNode("lvs01").Run(context.Background(), "nft", "list", "ruleset")
+func (x *l4Lab) writeConf(t *testing.T, node, conf string) string {
+	path := filepath.Join(x.shared, node+"-keepalived.conf")
+	require.NoError(t, os.WriteFile(path, []byte(conf), 0o644))
+	return path
+}
+
+func (x *l4Lab) ruleset(t *testing.T) string { return x.rulesetOf(t, "lvs01") }
+
+func (x *l4Lab) rulesetOf(t *testing.T, node string) string {
+	out, err := x.l.MustNode(node).Run(context.Background(), "nft", "list", "ruleset")
 	require.NoError(t, err, out)
 	return out
 }
 
-func (x *l4Lab) lbdLog(t *testing.T) string {
-	b, _ := os.ReadFile(filepath.Join(x.l.MustNode("lvs01").LogDir(), "lbd.log"))
+func (x *l4Lab) lbdLog(t *testing.T) string { return x.logOf("lvs01", "lbd") }
+
+func (x *l4Lab) logOf(node, proc string) string {
+	b, _ := os.ReadFile(filepath.Join(x.l.MustNode(node).LogDir(), proc+".log"))
 	return string(b)
 }
 
