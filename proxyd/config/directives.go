@@ -122,8 +122,12 @@ func init() {
 		"proxy_socket_keepalive":     flagSpec(ctxHSL, nil),
 
 		// accepted for compatibility with stock nginx.conf files
-		"types":                         {ctx: ctxHSL, block: true, fn: (*builder).types},
-		"default_type":                  {ctx: ctxHSL, min: 1, max: 1},
+		"types": {ctx: ctxHSL, block: true, fn: (*builder).types},
+		"default_type": {ctx: ctxHSL, min: 1, max: 1, once: true, fn: func(b *builder, d *nginxconf.Directive, f *frame) error {
+			v := d.Args[0]
+			f.scope.defaultType = &v
+			return nil
+		}},
 		"sendfile":                      flagSpec(ctxHSL, nil),
 		"tcp_nopush":                    flagSpec(ctxHSL, nil),
 		"tcp_nodelay":                   flagSpec(ctxHSL, nil),

@@ -239,6 +239,7 @@ type Settings struct {
 	PassRequestHeaders  bool
 	PassRequestBody     bool
 	IgnoreClientAbort   bool
+	DefaultType         string
 	HideHeaders         []string
 	PassHeaders         []string
 }

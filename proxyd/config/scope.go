@@ -29,6 +29,7 @@ type scope struct {
 	passHeaders       *bool
 	passBody          *bool
 	ignoreAbort       *bool
+	defaultType       *string
 	hideHeaders       []string
 	passHeaderNames   []string
 }
@@ -49,6 +50,7 @@ func defaultSettings() *Settings {
 		RequestBuffering:   true,
 		PassRequestHeaders: true,
 		PassRequestBody:    true,
+		DefaultType:        "text/plain",
 	}
 }
 
@@ -90,6 +92,9 @@ func (s *scope) merge(parent *Settings) *Settings {
 	}
 	if s.clientMaxBody != nil {
 		out.ClientMaxBodySize = *s.clientMaxBody
+	}
+	if s.defaultType != nil {
+		out.DefaultType = *s.defaultType
 	}
 	if s.hideHeaders != nil {
 		out.HideHeaders = s.hideHeaders

@@ -1,0 +1,117 @@
+package proxyd
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"time"
+)
+
+// clientConn is one accepted client connection.
+type clientConn struct {
+	id       uint64
+	nc       net.Conn
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	remote   netip.AddrPort
+	local    netip.AddrPort
+	requests int
+	rt       *runtime // configuration the connection was accepted under
+	idle     atomic.Bool
+}
+
+// clientHeaderTimeout is nginx's client_header_timeout default.
+const clientHeaderTimeout = 60 * time.Second
+
+func addrPortOf(a net.Addr) netip.AddrPort {
+	if t, ok := a.(*net.TCPAddr); ok {
+		ap := t.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	return netip.AddrPort{}
+}
+
+// serve reads requests until the connection should close: the client
+// asked, an error happened, the keep-alive timeout expired, or the
+// configuration it runs under was replaced (reload) or stopped.
+func (c *clientConn) serve(ctx context.Context) {
+	defer c.nc.Close()
+	keepaliveTimeout := clientHeaderTimeout
+	for {
+		wait := keepaliveTimeout
+		if c.requests == 0 {
+			wait = clientHeaderTimeout
+		}
+		_ = c.nc.SetReadDeadline(time.Now().Add(wait))
+		// wait idle for the first byte of a request; a reload or a
+		// graceful stop closes idle connections
+		c.idle.Store(true)
+		if c.rt.draining() {
+			return
+		}
+		_, err := c.br.Peek(1)
+		c.idle.Store(false)
+		if err != nil {
+			return
+		}
+		_ = c.nc.SetReadDeadline(time.Now().Add(clientHeaderTimeout))
+		start := time.Now()
+		req, err := readRequest(c.br)
+		if errors.Is(err, errIdleClose) {
+			return
+		}
+		c.requests++
+		x := &exchange{c: c, req: req, start: start, keepAlive: false}
+		var he *httpError
+		if errors.As(err, &he) {
+			if req != nil && req.line == "" {
+				req = nil
+				x.req = nil
+			}
+			c.rt.reject(x, he)
+			return
+		}
+		if err != nil {
+			return
+		}
+		x.keepAlive = req.keepAlive
+		c.rt.handle(ctx, x)
+		if err := c.bw.Flush(); err != nil || !x.keepAlive || x.hijacked {
+			return
+		}
+		keepaliveTimeout = x.keepaliveTimeout
+		if keepaliveTimeout <= 0 {
+			return
+		}
+		if c.rt.draining() {
+			return
+		}
+	}
+}
+
+// discardBody reads and drops an unread request body so the connection
+// can serve the next request; it reports whether that worked.
+func (x *exchange) discardBody() bool {
+	r := x.req
+	if r == nil {
+		return false
+	}
+	if r.chunked {
+		return false
+	}
+	if r.contentLen <= 0 {
+		return true
+	}
+	if r.contentLen > 1<<20 {
+		return false
+	}
+	_ = x.c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := io.CopyN(io.Discard, x.c.br, r.contentLen)
+	x.reqLength += n
+	r.contentLen = 0
+	return err == nil
+}

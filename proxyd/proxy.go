@@ -1,0 +1,374 @@
+package proxyd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"syscall"
+	"time"
+
+	"halab/proxyd/config"
+)
+
+// reqBody is the request body as it will be sent upstream.
+type reqBody struct {
+	buf      []byte    // the whole body, when read before proxying
+	stream   io.Reader // the rest of the body, when streamed
+	length   int64     // Content-Length to send; -1: none
+	chunked  bool      // stream with chunked encoding
+	consumed bool      // streaming began: the body cannot be sent again
+}
+
+// bufferLimit is the largest Content-Length body read whole before
+// proxying, so that it can be sent again to the next upstream; larger
+// bodies are streamed.
+const bufferLimit = 64 << 10
+
+// prepareBody decides how the request body travels. It returns an HTTP
+// status to answer with when the body cannot be read.
+func (x *exchange) prepareBody(s *config.Settings) (*reqBody, int) {
+	r := x.req
+	b := &reqBody{length: -1}
+	if !s.PassRequestBody {
+		if !x.discardBody() {
+			x.keepAlive = false
+		}
+		return b, 0
+	}
+	if r.contentLen < 0 && !r.chunked {
+		return b, 0
+	}
+	if r.expect100 && r.minor >= 1 {
+		_, _ = x.c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+		_ = x.c.bw.Flush()
+	}
+	x.bodyRead = true
+	_ = x.c.nc.SetReadDeadline(time.Now().Add(60 * time.Second))
+	switch {
+	case r.chunked && s.HTTPVersion == "1.1" && !s.RequestBuffering:
+		b.stream = &chunkedBody{br: x.c.br}
+		b.chunked = true
+	case r.chunked:
+		data, err := readAllLimit(&chunkedBody{br: x.c.br}, s.ClientMaxBodySize)
+		if err != nil {
+			x.keepAlive = false
+			if errors.Is(err, errBodyTooLarge) {
+				return nil, 413
+			}
+			return nil, 400
+		}
+		b.buf, b.length = data, int64(len(data))
+		x.reqLength += b.length
+	case r.contentLen <= bufferLimit:
+		data := make([]byte, r.contentLen)
+		if _, err := io.ReadFull(x.c.br, data); err != nil {
+			x.keepAlive = false
+			return nil, 400
+		}
+		b.buf, b.length = data, r.contentLen
+		x.reqLength += b.length
+	default:
+		b.stream = io.LimitReader(x.c.br, r.contentLen)
+		b.length = r.contentLen
+	}
+	return b, 0
+}
+
+// failure kinds, as nginx's NGX_HTTP_UPSTREAM_FT_*.
+type failure int
+
+const (
+	ftNone failure = iota
+	ftError
+	ftTimeout
+	ftInvalidHeader
+	ftHTTP
+)
+
+func (f failure) mask(status int) config.NextUpstream {
+	switch f {
+	case ftError:
+		return config.NextError
+	case ftTimeout:
+		return config.NextTimeout
+	case ftInvalidHeader:
+		return config.NextInvalidHeader
+	}
+	switch status {
+	case 500:
+		return config.NextHTTP500
+	case 502:
+		return config.NextHTTP502
+	case 503:
+		return config.NextHTTP503
+	case 504:
+		return config.NextHTTP504
+	case 403:
+		return config.NextHTTP403
+	case 404:
+		return config.NextHTTP404
+	case 429:
+		return config.NextHTTP429
+	}
+	return 0
+}
+
+func (f failure) status() int {
+	if f == ftTimeout {
+		return 504
+	}
+	return 502
+}
+
+func nonIdempotent(method string) bool {
+	return method == "POST" || method == "LOCK" || method == "PATCH"
+}
+
+// proxy passes the request to the location's upstream, trying further
+// peers as proxy_next_upstream allows.
+func (rt *runtime) proxy(ctx context.Context, x *exchange, loc *config.Location) {
+	s := loc.Settings
+	pp := loc.ProxyPass
+	pl := rt.pools[pp.Upstream]
+	x.pp = pp
+	body, status := x.prepareBody(s)
+	if status != 0 {
+		x.sendSpecial(status, "", s.ServerTokens)
+		return
+	}
+	head := x.upstreamHead(s, upstreamURI(x.req, loc, pp), body, &rt.tpls)
+	sel := pl.policy.start(pl, x)
+	tries := sel.tries()
+	if s.NextUpstreamTries > 0 && s.NextUpstreamTries < tries {
+		tries = s.NextUpstreamTries
+	}
+	start := time.Now()
+	requestSent := false
+	for {
+		pe := sel.next(time.Now())
+		if pe == nil {
+			x.upAddrs = append(x.upAddrs, pl.name)
+			x.upStatuses = append(x.upStatuses, "502")
+			x.upTimes = append(x.upTimes, "0.000")
+			rt.errLog.log("error", x, "no live upstreams while connecting to upstream", "")
+			x.sendSpecial(502, "", s.ServerTokens)
+			return
+		}
+		tries--
+		t0 := time.Now()
+		x.upAddrs = append(x.upAddrs, pe.addr.String())
+		u, res, ft, sent, err := rt.try(ctx, x, pl, pe, head, body, s)
+		requestSent = requestSent || sent
+		elapsed := msecs(time.Since(t0))
+		if ft == ftNone || ft == ftHTTP {
+			x.upStatuses = append(x.upStatuses, strconv.Itoa(res.status))
+			x.upTimes = append(x.upTimes, elapsed)
+		} else {
+			x.upStatuses = append(x.upStatuses, "502")
+			if ft == ftTimeout {
+				x.upStatuses[len(x.upStatuses)-1] = "504"
+			}
+			x.upTimes = append(x.upTimes, elapsed)
+		}
+		if ft == ftNone {
+			rt.relay(x, u, res, pl, pe, sel, s)
+			return
+		}
+		mask := ft.mask(statusOf(res))
+		if ft == ftHTTP {
+			// nginx tries the next upstream on an http_* condition only
+			// while more tries remain; the last response passes through.
+			if tries > 0 && s.NextUpstream.Has(mask) && x.canRetry(s, body, requestSent, start) {
+				u.close()
+				sel.free(pe, !(res.status == 403 || res.status == 404), time.Now())
+				continue
+			}
+			rt.relay(x, u, res, pl, pe, sel, s)
+			return
+		}
+		if u != nil {
+			u.close()
+		}
+		sel.free(pe, true, time.Now())
+		rt.errLog.log("error", x, upstreamErrorText(ft, err, sent), "http://"+pe.addr.String()+upstreamURI(x.req, loc, pp))
+		if u != nil && u.cached && ft == ftError {
+			tries++
+		}
+		if tries <= 0 || !s.NextUpstream.Has(mask) || !x.canRetry(s, body, requestSent, start) {
+			x.sendSpecial(ft.status(), "", s.ServerTokens)
+			return
+		}
+	}
+}
+
+func statusOf(res *upResponse) int {
+	if res == nil {
+		return 0
+	}
+	return res.status
+}
+
+// canRetry applies nginx's limits on passing a request to the next
+// upstream: non-idempotent requests already sent, unbuffered bodies
+// already sent, and proxy_next_upstream_timeout.
+func (x *exchange) canRetry(s *config.Settings, body *reqBody, sent bool, start time.Time) bool {
+	if s.NextUpstream.Has(config.NextOff) {
+		return false
+	}
+	if sent && nonIdempotent(x.req.method) && !s.NextUpstream.Has(config.NextNonIdempotent) {
+		return false
+	}
+	if body.consumed {
+		return false
+	}
+	if s.NextUpstreamTimeout > 0 && time.Since(start) >= s.NextUpstreamTimeout {
+		return false
+	}
+	return true
+}
+
+func upstreamErrorText(ft failure, err error, sent bool) string {
+	switch {
+	case ft == ftTimeout && !sent:
+		return "upstream timed out (110: Connection timed out) while connecting to upstream"
+	case ft == ftTimeout:
+		return "upstream timed out (110: Connection timed out) while reading response header from upstream"
+	case ft == ftInvalidHeader:
+		return "upstream sent invalid header while reading response header from upstream"
+	case errors.Is(err, errUpstreamClosed):
+		return "upstream prematurely closed connection while reading response header from upstream"
+	case !sent:
+		return "connect() failed (" + errnoText(err) + ") while connecting to upstream"
+	}
+	return "recv() failed (" + errnoText(err) + ") while reading response header from upstream"
+}
+
+func errnoText(err error) string {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "111: Connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "104: Connection reset by peer"
+	}
+	if err == nil {
+		return "unknown error"
+	}
+	return err.Error()
+}
+
+// try sends the request to one peer and reads the response header.
+func (rt *runtime) try(ctx context.Context, x *exchange, pl *pool, pe *peer, head []byte, body *reqBody, s *config.Settings) (u *upConn, res *upResponse, ft failure, sent bool, err error) {
+	if pl.idle != nil {
+		u = pl.idle.get(pe.addr)
+	}
+	if u == nil {
+		t0 := time.Now()
+		u, err = dial(ctx, pe.addr, s.ConnectTimeout)
+		x.upConnect = append(x.upConnect, msecs(time.Since(t0)))
+		if err != nil {
+			if isTimeout(err) {
+				return nil, nil, ftTimeout, false, err
+			}
+			return nil, nil, ftError, false, err
+		}
+	}
+	sent = true
+	if err := writeUpstream(u, head, body, s.SendTimeout); err != nil {
+		if isTimeout(err) {
+			return u, nil, ftTimeout, sent, err
+		}
+		return u, nil, ftError, sent, err
+	}
+	_ = u.nc.SetReadDeadline(time.Now().Add(s.ReadTimeout))
+	res, err = readResponseHead(u.br, x.req.method)
+	if err != nil {
+		switch {
+		case isTimeout(err):
+			return u, nil, ftTimeout, sent, err
+		case errors.Is(err, errInvalidHeader):
+			return u, nil, ftInvalidHeader, sent, err
+		}
+		return u, nil, ftError, sent, err
+	}
+	x.upHeader = append(x.upHeader, "")
+	x.upHeaders = res.headers
+	if s.NextUpstream.Has(ftHTTP.mask(res.status)) && ftHTTP.mask(res.status) != 0 {
+		return u, res, ftHTTP, sent, nil
+	}
+	return u, res, ftNone, sent, nil
+}
+
+// writeUpstream sends the request head and body.
+func writeUpstream(u *upConn, head []byte, body *reqBody, timeout time.Duration) error {
+	_ = u.nc.SetWriteDeadline(time.Now().Add(timeout))
+	switch {
+	case body.buf != nil:
+		bufs := net.Buffers{head, body.buf}
+		if _, err := bufs.WriteTo(u.nc); err != nil {
+			return err
+		}
+	case body.stream != nil:
+		if _, err := u.nc.Write(head); err != nil {
+			return err
+		}
+		body.consumed = true
+		w := io.Writer(&deadlineWriter{c: u.nc, timeout: timeout})
+		if body.chunked {
+			cw := newChunkWriter(w)
+			if _, err := io.Copy(cw, body.stream); err != nil {
+				return err
+			}
+			if _, err := io.WriteString(w, "0\r\n\r\n"); err != nil {
+				return err
+			}
+		} else if _, err := io.Copy(w, body.stream); err != nil {
+			return err
+		}
+	default:
+		if _, err := u.nc.Write(head); err != nil {
+			return err
+		}
+	}
+	_ = u.nc.SetWriteDeadline(time.Time{})
+	return nil
+}
+
+// deadlineWriter renews the write deadline before each write, as nginx's
+// send timeout applies between two successive writes.
+type deadlineWriter struct {
+	c       net.Conn
+	timeout time.Duration
+}
+
+func (d *deadlineWriter) Write(p []byte) (int, error) {
+	_ = d.c.SetWriteDeadline(time.Now().Add(d.timeout))
+	return d.c.Write(p)
+}
+
+// chunkWriter writes each Write as one chunk.
+type chunkWriter struct{ w io.Writer }
+
+func newChunkWriter(w io.Writer) *chunkWriter { return &chunkWriter{w} }
+
+func (c *chunkWriter) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	var b bytes.Buffer
+	b.WriteString(strconv.FormatInt(int64(len(p)), 16))
+	b.WriteString("\r\n")
+	b.Write(p)
+	b.WriteString("\r\n")
+	if _, err := c.w.Write(b.Bytes()); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

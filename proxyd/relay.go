@@ -1,0 +1,201 @@
+package proxyd
+
+import (
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"halab/proxyd/config"
+)
+
+// hiddenHeaders are upstream response headers nginx does not pass
+// (proxy_hide_header defaults) or replaces with its own.
+var hiddenHeaders = map[string]bool{
+	"date": true, "server": true, "x-pad": true, "x-accel-expires": true,
+	"x-accel-redirect": true, "x-accel-limit-rate": true, "x-accel-buffering": true,
+	"x-accel-charset": true,
+}
+
+// hopHeaders are connection-level headers nginx never relays.
+var hopHeaders = map[string]bool{
+	"connection": true, "keep-alive": true, "transfer-encoding": true, "upgrade": true,
+	"content-length": true, "content-type": true,
+}
+
+// relay sends the upstream response to the client, streaming the body.
+func (rt *runtime) relay(x *exchange, u *upConn, res *upResponse, pl *pool, pe *peer, sel selector, s *config.Settings) {
+	freed := false
+	free := func(failed bool) {
+		if !freed {
+			freed = true
+			sel.free(pe, failed, time.Now())
+		}
+	}
+	defer free(false)
+	h := &respHead{status: res.status, statusLine: res.statusLine, contentLength: res.contentLength, serverTokens: s.ServerTokens}
+	upgrade := res.status == 101
+	if upgrade {
+		if _, ok := x.req.header("Upgrade"); !ok {
+			upgrade = false
+		}
+	}
+	for _, hd := range res.headers {
+		name := strings.ToLower(hd.name)
+		switch {
+		case name == "content-type":
+			if h.contentType == "" {
+				h.contentType = hd.value
+			}
+			continue
+		case name == "upgrade" && upgrade:
+		case hopHeaders[name]:
+			continue
+		case hiddenHeaders[name] && !containsFold(s.PassHeaders, name):
+			continue
+		case containsFold(s.HideHeaders, name):
+			continue
+		case name == "location" || name == "refresh":
+			v := x.redirectRewrite(hd.value)
+			if name == "location" && strings.HasPrefix(v, "/") {
+				h.location = x.absoluteURL(v)
+				continue
+			}
+			hd.value = v
+		}
+		h.headers = append(h.headers, hd)
+	}
+	if upgrade {
+		h.contentLength = -1
+		x.writeHead(h)
+		if err := x.c.bw.Flush(); err != nil {
+			u.close()
+			x.keepAlive = false
+			return
+		}
+		x.hijacked = true
+		free(false)
+		tunnel(x.c, u)
+		return
+	}
+	if res.status == 101 {
+		u.close()
+		x.keepAlive = false
+		return
+	}
+	bw := x.writeHead(h)
+	body := res.bodyReader(u.br, x.req.method)
+	buf := make([]byte, 32<<10)
+	complete := true
+	for {
+		_ = u.nc.SetReadDeadline(time.Now().Add(s.ReadTimeout))
+		n, err := body.Read(buf)
+		// gather what already arrived into one write (one chunk), as
+		// nginx sends what its buffer holds
+		for err == nil && n < len(buf) && u.br.Buffered() > 0 {
+			var m int
+			m, err = body.Read(buf[n:])
+			n += m
+		}
+		if n > 0 {
+			if _, werr := bw.Write(buf[:n]); werr != nil {
+				x.keepAlive = false
+				complete = false
+				break
+			}
+			if u.br.Buffered() == 0 {
+				if werr := x.c.bw.Flush(); werr != nil {
+					x.keepAlive = false
+					complete = false
+					break
+				}
+			}
+		}
+		if err != nil {
+			truncated := !errors.Is(err, io.EOF)
+			if lr, ok := body.(*io.LimitedReader); ok && lr.N > 0 {
+				truncated = true
+			}
+			if truncated {
+				complete = false
+				x.keepAlive = false
+				msg := "upstream prematurely closed connection while reading upstream"
+				if isTimeout(err) {
+					msg = "upstream timed out (110: Connection timed out) while reading upstream"
+				}
+				rt.errLog.log("error", x, msg, "")
+			}
+			break
+		}
+	}
+	if complete {
+		_ = bw.finish()
+	}
+	_ = x.c.bw.Flush()
+	reusable := complete && pl.idle != nil && !res.connClose && !res.eofBody && res.minor >= 1 &&
+		s.HTTPVersion == "1.1" && !sentConnectionClose(s)
+	if reusable {
+		_ = u.nc.SetReadDeadline(time.Time{})
+		pl.idle.put(u)
+	} else {
+		u.close()
+	}
+}
+
+// sentConnectionClose reports whether the Connection header sent upstream
+// asks to close (nginx's default "close" unless overridden).
+func sentConnectionClose(s *config.Settings) bool {
+	for _, h := range s.SetHeaders {
+		if strings.EqualFold(h.Name, "Connection") {
+			return strings.EqualFold(h.Value, "close")
+		}
+	}
+	return true
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// redirectRewrite applies "proxy_redirect default": the proxy_pass URL is
+// replaced by the location's name.
+func (x *exchange) redirectRewrite(v string) string {
+	if x.pp == nil || x.loc == nil || x.loc.IsRegex() {
+		return v
+	}
+	from := x.pp.URL
+	if !x.pp.HasURI {
+		from += "/"
+		if strings.HasPrefix(v, from) {
+			return x.loc.Path + v[len(from):]
+		}
+		return v
+	}
+	if strings.HasPrefix(v, from) {
+		return x.loc.Path + v[len(from):]
+	}
+	return v
+}
+
+// absoluteURL makes a path absolute as nginx does for Location headers
+// (absolute_redirect on, server_name_in_redirect off, port_in_redirect on).
+func (x *exchange) absoluteURL(path string) string {
+	host := ""
+	if x.req != nil {
+		host = x.req.host
+	}
+	if host == "" {
+		host = x.c.local.Addr().String()
+	}
+	port := ""
+	if p := x.c.local.Port(); p != 80 {
+		port = ":" + strconv.Itoa(int(p))
+	}
+	return "http://" + host + port + path
+}

@@ -1,0 +1,387 @@
+package proxyd
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// header is one header line as received, name case kept.
+type header struct {
+	name, value string
+}
+
+// request is a parsed client request. Fields mirror the nginx variables
+// they feed.
+type request struct {
+	line         string // raw request line, $request
+	method       string
+	unparsedURI  string // $request_uri: path and args as sent
+	uri          string // $uri: decoded, normalized path
+	args         string
+	quoted       bool // the URI had %-escapes
+	proto        string
+	minor        int // HTTP/1.minor
+	headers      []header
+	host         string // validated, lowercased, no port
+	absHost      bool   // host came from an absolute URI
+	contentLen   int64  // -1 when absent
+	chunked      bool
+	keepAlive    bool
+	expect100    bool
+	headerLength int64 // bytes of request line and headers
+}
+
+// httpError is a request nginx rejects before handling it.
+type httpError struct {
+	status int
+	reason string // for the error log
+}
+
+func (e *httpError) Error() string { return e.reason }
+
+const maxLine = 8192 // large_client_header_buffers 4 8k: one line must fit a buffer
+const maxHeaderBytes = 4 * 8192
+
+var errIdleClose = errors.New("connection closed before a request")
+
+// readRequest reads a request line and headers from br. It returns
+// errIdleClose when the peer closed before sending anything, or a
+// *httpError for a malformed request (with whatever was parsed).
+func readRequest(br *bufio.Reader) (*request, error) {
+	r := &request{contentLen: -1}
+	// skip empty lines before the request line, as nginx does
+	var line []byte
+	for {
+		l, n, err := readLine(br)
+		r.headerLength += int64(n)
+		if err != nil {
+			if errors.Is(err, errLineTooLong) {
+				r.line = string(l)
+				return r, &httpError{414, "client sent too long URI"}
+			}
+			if n == 0 || errors.Is(err, io.EOF) && len(bytes.TrimSpace(l)) == 0 {
+				return nil, errIdleClose
+			}
+			r.line = string(l)
+			return r, &httpError{400, "client prematurely closed connection"}
+		}
+		if len(l) > 0 {
+			line = l
+			break
+		}
+	}
+	r.line = string(line)
+	if err := r.parseRequestLine(line); err != nil {
+		return r, err
+	}
+	total := 0
+	for {
+		l, n, err := readLine(br)
+		r.headerLength += int64(n)
+		total += n
+		if err != nil {
+			if errors.Is(err, errLineTooLong) {
+				return r, &httpError{400, "client sent too long header line"}
+			}
+			return r, &httpError{400, "client prematurely closed connection"}
+		}
+		if total > maxHeaderBytes {
+			return r, &httpError{400, "client sent too large request"}
+		}
+		if len(l) == 0 {
+			break
+		}
+		if err := r.addHeaderLine(l); err != nil {
+			return r, err
+		}
+	}
+	return r, r.finishHeaders()
+}
+
+var errLineTooLong = errors.New("line too long")
+
+// readLine reads one line ended by LF (CR optional) and returns it without
+// the line ending, plus the bytes consumed.
+func readLine(br *bufio.Reader) ([]byte, int, error) {
+	var buf []byte
+	n := 0
+	for {
+		chunk, err := br.ReadSlice('\n')
+		n += len(chunk)
+		if len(buf)+len(chunk) > maxLine {
+			return append(buf, chunk...), n, errLineTooLong
+		}
+		buf = append(buf, chunk...)
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil {
+			return buf, n, err
+		}
+		break
+	}
+	buf = buf[:len(buf)-1]
+	if len(buf) > 0 && buf[len(buf)-1] == '\r' {
+		buf = buf[:len(buf)-1]
+	}
+	return buf, n, nil
+}
+
+func (r *request) parseRequestLine(line []byte) error {
+	bad := &httpError{400, "client sent invalid request"}
+	s := string(line)
+	i := strings.IndexByte(s, ' ')
+	if i <= 0 {
+		return bad
+	}
+	r.method = s[:i]
+	for _, c := range []byte(r.method) {
+		if !(c >= 'A' && c <= 'Z' || c == '_' || c == '-') {
+			return bad
+		}
+	}
+	rest := strings.TrimLeft(s[i:], " ")
+	j := strings.IndexByte(rest, ' ')
+	if j < 0 {
+		return &httpError{400, "client sent HTTP/0.9 request"}
+	}
+	target := rest[:j]
+	proto := strings.TrimRight(strings.TrimLeft(rest[j:], " "), " ")
+	if !strings.HasPrefix(proto, "HTTP/") {
+		return bad
+	}
+	major, minor, ok := parseVersion(proto[5:])
+	if !ok {
+		return bad
+	}
+	if major != 1 {
+		if major > 1 {
+			return &httpError{505, "client sent unsupported HTTP version"}
+		}
+		return bad
+	}
+	r.proto = "HTTP/1." + strconv.Itoa(minor)
+	if minor > 1 {
+		r.proto = "HTTP/1.1"
+		minor = 1
+	}
+	r.minor = minor
+	r.keepAlive = minor >= 1
+	if strings.HasPrefix(strings.ToLower(target), "http://") || strings.HasPrefix(strings.ToLower(target), "https://") {
+		rest := target[strings.Index(target, "//")+2:]
+		k := strings.IndexAny(rest, "/?")
+		hostport := rest
+		target = "/"
+		if k >= 0 {
+			hostport, target = rest[:k], rest[k:]
+			if target[0] == '?' {
+				target = "/" + target
+			}
+		}
+		h, ok := validateHost(hostport)
+		if !ok {
+			return &httpError{400, "client sent invalid host in request line"}
+		}
+		r.host, r.absHost = h, true
+	}
+	if target == "" || target[0] != '/' {
+		return bad
+	}
+	r.unparsedURI = target
+	path := target
+	if q := strings.IndexByte(target, '?'); q >= 0 {
+		path, r.args = target[:q], target[q+1:]
+	}
+	r.quoted = strings.IndexByte(path, '%') >= 0
+	u, ok := normalizePath(path)
+	if !ok {
+		return bad
+	}
+	r.uri = u
+	return nil
+}
+
+func parseVersion(v string) (major, minor int, ok bool) {
+	a, b, found := strings.Cut(v, ".")
+	if !found || a == "" || b == "" || len(a) > 3 || len(b) > 3 {
+		return 0, 0, false
+	}
+	ma, err1 := strconv.Atoi(a)
+	mi, err2 := strconv.Atoi(b)
+	return ma, mi, err1 == nil && err2 == nil
+}
+
+// addHeaderLine parses "Name: value". Names with characters nginx
+// ignores (including "_", with underscores_in_headers off) are dropped.
+func (r *request) addHeaderLine(l []byte) error {
+	if l[0] == ' ' || l[0] == '\t' {
+		return &httpError{400, "client sent invalid header line"}
+	}
+	colon := bytes.IndexByte(l, ':')
+	if colon == 0 {
+		return &httpError{400, "client sent invalid header line"}
+	}
+	if colon < 0 {
+		// nginx takes a line without a colon as a header with an empty value
+		colon = len(l)
+		l = append(l, ':')
+	}
+	name := string(l[:colon])
+	for _, c := range []byte(name) {
+		if c <= ' ' || c == 0x7f {
+			return &httpError{400, "client sent invalid header line"}
+		}
+	}
+	value := strings.Trim(string(l[colon+1:]), " \t")
+	if strings.IndexByte(value, 0) >= 0 {
+		return &httpError{400, "client sent invalid header line"}
+	}
+	if !validHeaderName(name) {
+		return nil
+	}
+	r.headers = append(r.headers, header{name, value})
+	return nil
+}
+
+func validHeaderName(name string) bool {
+	for _, c := range []byte(name) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// finishHeaders applies the checks nginx makes once headers are read.
+func (r *request) finishHeaders() error {
+	var hosts, lengths, tes int
+	var te string
+	for _, h := range r.headers {
+		switch strings.ToLower(h.name) {
+		case "host":
+			hosts++
+			if hosts > 1 {
+				return &httpError{400, "client sent duplicate host header"}
+			}
+			hv, ok := validateHost(h.value)
+			if !ok {
+				return &httpError{400, "client sent invalid host header"}
+			}
+			if !r.absHost {
+				r.host = hv
+			}
+		case "content-length":
+			lengths++
+			if lengths > 1 {
+				return &httpError{400, "client sent duplicate header line"}
+			}
+			n, err := strconv.ParseInt(h.value, 10, 64)
+			if err != nil || n < 0 || h.value[0] == '+' {
+				return &httpError{400, "client sent invalid \"Content-Length\" header"}
+			}
+			r.contentLen = n
+		case "transfer-encoding":
+			tes++
+			te = h.value
+		case "connection":
+			v := strings.ToLower(h.value)
+			if strings.Contains(v, "close") {
+				r.keepAlive = false
+			} else if strings.Contains(v, "keep-alive") {
+				r.keepAlive = true
+			}
+		case "expect":
+			if strings.EqualFold(h.value, "100-continue") {
+				r.expect100 = true
+			}
+		}
+	}
+	if r.minor >= 1 && hosts == 0 && !r.absHost {
+		return &httpError{400, "client sent HTTP/1.1 request without \"Host\" header"}
+	}
+	if tes > 0 {
+		if tes > 1 || !strings.EqualFold(te, "chunked") {
+			return &httpError{501, "client sent unknown \"Transfer-Encoding\""}
+		}
+		if r.minor == 0 {
+			return &httpError{400, "client sent \"Transfer-Encoding\" header in HTTP/1.0 request"}
+		}
+		if r.contentLen >= 0 {
+			return &httpError{400, "client sent \"Content-Length\" and \"Transfer-Encoding\" headers"}
+		}
+		r.chunked = true
+	}
+	return nil
+}
+
+// validateHost lowercases a Host value and drops the port and a trailing
+// dot, rejecting what ngx_http_validate_host rejects.
+func validateHost(h string) (string, bool) {
+	dotPos, hostLen := len(h), len(h)
+	const (
+		usual = iota
+		literal
+		rest
+	)
+	state := usual
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		switch c {
+		case '.':
+			if dotPos == i-1 {
+				return "", false
+			}
+			dotPos = i
+		case ':':
+			if state == usual {
+				hostLen = i
+				state = rest
+			}
+		case '[':
+			if i == 0 {
+				state = literal
+			}
+		case ']':
+			if state == literal {
+				hostLen = i + 1
+				state = rest
+			}
+		default:
+			if c == '/' || c <= 0x20 || c == 0x7f {
+				return "", false
+			}
+		}
+	}
+	if dotPos == hostLen-1 {
+		hostLen--
+	}
+	if hostLen <= 0 {
+		return "", false
+	}
+	return strings.ToLower(h[:hostLen]), true
+}
+
+// header returns the first value of a header, case-insensitively.
+func (r *request) header(name string) (string, bool) {
+	for _, h := range r.headers {
+		if strings.EqualFold(h.name, name) {
+			return h.value, true
+		}
+	}
+	return "", false
+}
+
+// headerValues returns every value of a header.
+func (r *request) headerValues(name string) []string {
+	var out []string
+	for _, h := range r.headers {
+		if strings.EqualFold(h.name, name) {
+			out = append(out, h.value)
+		}
+	}
+	return out
+}

@@ -1,0 +1,184 @@
+package proxyd
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// respHead is a response header about to be sent to the client, in the
+// pieces nginx's header filter orders: status, Server, Date, Content-Type,
+// Content-Length, Location, Transfer-Encoding, Connection, then the rest.
+type respHead struct {
+	status        int
+	statusLine    string // "200 OK"; empty for nginx's own
+	contentType   string
+	contentLength int64 // -1 when unknown
+	location      string
+	headers       []header
+	serverTokens  bool
+}
+
+// cachedDate holds the Date header value, refreshed once a second.
+var cachedDate atomic.Pointer[dateEntry]
+
+type dateEntry struct {
+	sec int64
+	s   string
+}
+
+func httpDate(now time.Time) string {
+	sec := now.Unix()
+	if d := cachedDate.Load(); d != nil && d.sec == sec {
+		return d.s
+	}
+	d := &dateEntry{sec, now.UTC().Format(http.TimeFormat)}
+	cachedDate.Store(d)
+	return d.s
+}
+
+// bodyWriter writes a response body to the client, chunk-encoding when
+// asked, and counts the body bytes for $body_bytes_sent.
+//
+// Like nginx, it counts the bytes on the wire, chunk framing included.
+type bodyWriter struct {
+	x       *exchange
+	w       io.Writer
+	chunked bool
+	none    bool // HEAD, 204, 304: discard
+}
+
+func (b *bodyWriter) Write(p []byte) (int, error) {
+	if b.none || len(p) == 0 {
+		return len(p), nil
+	}
+	if b.chunked {
+		size := strconv.FormatInt(int64(len(p)), 16) + "\r\n"
+		if _, err := io.WriteString(b.w, size); err != nil {
+			return 0, err
+		}
+		b.count(len(size) + 2)
+	}
+	n, err := b.w.Write(p)
+	b.count(n)
+	if err == nil && b.chunked {
+		_, err = io.WriteString(b.w, "\r\n")
+	}
+	return n, err
+}
+
+func (b *bodyWriter) count(n int) {
+	b.x.bodySent += int64(n)
+	b.x.bytesSent += int64(n)
+}
+
+// finish writes the last chunk when chunked.
+func (b *bodyWriter) finish() error {
+	if b.chunked && !b.none {
+		_, err := io.WriteString(b.w, "0\r\n\r\n")
+		b.count(5)
+		return err
+	}
+	return nil
+}
+
+// writeHead sends the response header and returns the writer for the
+// body. It decides chunking and keep-alive as nginx does.
+func (x *exchange) writeHead(h *respHead) *bodyWriter {
+	r := x.req
+	x.status = h.status
+	c := x.c
+	bw := &bodyWriter{x: x, w: c.bw}
+	headerOnly := r != nil && r.method == "HEAD"
+	if h.status == 204 || h.status == 304 || h.status < 200 {
+		headerOnly = true
+		if h.status == 204 {
+			h.contentType = ""
+			h.contentLength = -1
+		}
+	}
+	chunked := false
+	if h.contentLength < 0 && !headerOnly && h.status != 101 {
+		if r != nil && r.minor >= 1 {
+			chunked = true
+		} else {
+			x.keepAlive = false
+		}
+	}
+	var b strings.Builder
+	b.WriteString("HTTP/1.1 ")
+	if h.statusLine != "" {
+		b.WriteString(h.statusLine)
+	} else {
+		b.WriteString(statusLine(h.status))
+	}
+	b.WriteString("\r\nServer: ")
+	b.WriteString(serverHeader(h.serverTokens))
+	b.WriteString("\r\nDate: ")
+	b.WriteString(httpDate(time.Now()))
+	b.WriteString("\r\n")
+	if h.contentType != "" {
+		b.WriteString("Content-Type: " + h.contentType + "\r\n")
+	}
+	if h.contentLength >= 0 {
+		b.WriteString("Content-Length: " + strconv.FormatInt(h.contentLength, 10) + "\r\n")
+	}
+	if h.location != "" {
+		b.WriteString("Location: " + h.location + "\r\n")
+	}
+	if chunked {
+		b.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	switch {
+	case h.status == 101:
+		b.WriteString("Connection: upgrade\r\n")
+	case x.keepAlive:
+		b.WriteString("Connection: keep-alive\r\n")
+	default:
+		b.WriteString("Connection: close\r\n")
+	}
+	for _, hd := range h.headers {
+		b.WriteString(hd.name + ": " + hd.value + "\r\n")
+	}
+	b.WriteString("\r\n")
+	n, _ := c.bw.WriteString(b.String())
+	x.bytesSent += int64(n)
+	x.respHeader = append(x.respHeader[:0], h.headers...)
+	if h.contentType != "" {
+		x.respHeader = append(x.respHeader, header{"Content-Type", h.contentType})
+	}
+	if h.contentLength >= 0 {
+		x.respHeader = append(x.respHeader, header{"Content-Length", strconv.FormatInt(h.contentLength, 10)})
+	}
+	bw.none = headerOnly
+	bw.chunked = chunked
+	return bw
+}
+
+// sendSpecial answers with nginx's built-in page for status (or an empty
+// body when nginx has none), as ngx_http_special_response_handler does.
+func (x *exchange) sendSpecial(status int, location string, tokens bool) {
+	page := errorPage(status, tokens)
+	switch status {
+	case 400, 413, 414, 500, 501: // as ngx_http_special_response_handler
+		x.keepAlive = false
+	}
+	h := &respHead{status: status, contentLength: int64(len(page)), location: location, serverTokens: tokens}
+	if page != nil {
+		h.contentType = "text/html"
+	}
+	bw := x.writeHead(h)
+	_, _ = bw.Write(page)
+	_ = x.c.bw.Flush()
+}
+
+// sendText answers with a body given by "return CODE TEXT".
+func (x *exchange) sendText(status int, contentType, text string, tokens bool) {
+	h := &respHead{status: status, contentType: contentType, contentLength: int64(len(text)), serverTokens: tokens}
+	bw := x.writeHead(h)
+	_, _ = io.WriteString(bw, text)
+	_ = x.c.bw.Flush()
+}

@@ -1,0 +1,219 @@
+package proxyd
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sync/atomic"
+
+	"halab/proxyd/config"
+)
+
+// runtime is one loaded configuration ready to serve: virtual hosts per
+// listen address, upstream pools with their health state, open logs.
+// A reload builds a new runtime; the old one drains.
+type runtime struct {
+	cfg      *config.Config
+	vhosts   map[netip.AddrPort]*vhosts
+	pools    map[*config.Upstream]*pool
+	logs     logFiles
+	tpls     templates
+	errLog   *errorLog
+	retiring atomic.Bool
+	// conns counts connections accepted under this runtime, plus one held
+	// until the runtime is retired; resources are released at zero.
+	conns atomic.Int64
+}
+
+// newRuntime turns a validated configuration into a runtime, opening its
+// log files.
+func newRuntime(cfg *config.Config, errLog *errorLog) (*runtime, error) {
+	rt := &runtime{cfg: cfg, pools: map[*config.Upstream]*pool{}, errLog: errLog}
+	rt.conns.Store(1)
+	if cfg.HTTP == nil {
+		rt.vhosts = map[netip.AddrPort]*vhosts{}
+		return rt, nil
+	}
+	rt.vhosts = buildVhosts(cfg.HTTP.Servers)
+	var walk func(locs []*config.Location)
+	walk = func(locs []*config.Location) {
+		for _, l := range locs {
+			if l.ProxyPass != nil && rt.pools[l.ProxyPass.Upstream] == nil {
+				rt.pools[l.ProxyPass.Upstream] = newPool(l.ProxyPass.Upstream)
+			}
+			walk(l.Locations)
+		}
+	}
+	for _, s := range cfg.HTTP.Servers {
+		walk(s.Locations)
+	}
+	if err := openAccessLogs(cfg.HTTP, &rt.logs); err != nil {
+		rt.logs.close()
+		return nil, err
+	}
+	return rt, nil
+}
+
+// listenAddrs returns the addresses to bind: per port, only the wildcard
+// address when one is configured, as nginx binds.
+func (rt *runtime) listenAddrs() []netip.AddrPort {
+	wild := map[uint16]bool{}
+	for a := range rt.vhosts {
+		if a.Addr().IsUnspecified() {
+			wild[a.Port()] = true
+		}
+	}
+	var out []netip.AddrPort
+	for a := range rt.vhosts {
+		if !a.Addr().IsUnspecified() && wild[a.Port()] {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// vhostsFor picks the servers for a connection by its local address: the
+// exact address if some server listens on it, else the wildcard.
+func (rt *runtime) vhostsFor(local netip.AddrPort) *vhosts {
+	if v, ok := rt.vhosts[local]; ok {
+		return v
+	}
+	if local.Addr().Is4() {
+		if v, ok := rt.vhosts[netip.AddrPortFrom(netip.IPv4Unspecified(), local.Port())]; ok {
+			return v
+		}
+	}
+	return rt.vhosts[netip.AddrPortFrom(netip.IPv6Unspecified(), local.Port())]
+}
+
+func (rt *runtime) draining() bool { return rt.retiring.Load() }
+
+// retire stops the runtime taking new requests on kept-alive connections
+// and releases its resources once connections are done.
+func (rt *runtime) retire() { rt.retiring.Store(true) }
+
+// connDone drops one reference; the last one releases the runtime.
+func (rt *runtime) connDone() {
+	if rt.conns.Add(-1) == 0 {
+		rt.close()
+	}
+}
+
+func (rt *runtime) close() {
+	rt.logs.close()
+	for _, p := range rt.pools {
+		if p.idle != nil {
+			p.idle.closeAll()
+		}
+	}
+}
+
+// reject answers a request that failed to parse and logs it.
+func (rt *runtime) reject(x *exchange, he *httpError) {
+	x.keepAlive = false
+	status := he.status
+	tokens := true
+	settings := (*config.Settings)(nil)
+	if v := rt.vhostsFor(x.c.local); v != nil {
+		x.srv = v.def
+		settings = v.def.Settings
+		tokens = settings.ServerTokens
+	}
+	rt.errLog.log("info", x, he.reason+" while reading client request line", "")
+	x.sendSpecial(status, "", tokens)
+	if settings != nil {
+		rt.writeAccessLog(x, settings)
+	}
+}
+
+// handle serves one parsed request: server by Host, server-level return,
+// location, location return, allow/deny, then proxy_pass.
+func (rt *runtime) handle(ctx context.Context, x *exchange) {
+	r := x.req
+	v := rt.vhostsFor(x.c.local)
+	if v == nil {
+		x.keepAlive = false
+		return
+	}
+	srv, caps := v.find(r.host)
+	x.srv, x.caps = srv, caps
+	s := srv.Settings
+	defer func() {
+		if !x.bodyRead && !x.hijacked {
+			if !x.discardBody() {
+				x.keepAlive = false
+			}
+		}
+		x.reqLength += r.headerLength
+		rt.writeAccessLog(x, s)
+	}()
+	x.keepaliveTimeout = s.KeepaliveTimeout
+	if srv.Return != nil {
+		rt.doReturn(x, srv.Return, s)
+		return
+	}
+	loc, lcaps, rc := findLocation(srv.Locations, r.uri, nil)
+	if lcaps != nil {
+		x.caps = lcaps
+	}
+	if loc == nil {
+		x.sendSpecial(404, "", s.ServerTokens)
+		return
+	}
+	x.loc = loc
+	s = loc.Settings
+	x.keepaliveTimeout = s.KeepaliveTimeout
+	if rc == locRedirect {
+		target := r.uri + "/"
+		if r.args != "" {
+			target += "?" + r.args
+		}
+		x.sendSpecial(301, x.absoluteURL(target), s.ServerTokens)
+		return
+	}
+	if loc.Return != nil {
+		rt.doReturn(x, loc.Return, s)
+		return
+	}
+	if !allowed(s.Access, x.c.remote.Addr()) {
+		rt.errLog.log("error", x, "access forbidden by rule", "")
+		x.sendSpecial(403, "", s.ServerTokens)
+		return
+	}
+	if s.ClientMaxBodySize > 0 && r.contentLen > s.ClientMaxBodySize {
+		rt.errLog.log("error", x, fmt.Sprintf("client intended to send too large body: %d bytes", r.contentLen), "")
+		x.keepAlive = false
+		x.sendSpecial(413, "", s.ServerTokens)
+		return
+	}
+	if loc.ProxyPass != nil {
+		rt.proxy(ctx, x, loc)
+		return
+	}
+	x.sendSpecial(404, "", s.ServerTokens)
+}
+
+// doReturn answers as the return directive does.
+func (rt *runtime) doReturn(x *exchange, ret *config.Return, s *config.Settings) {
+	text := x.expand(rt.tpls.get(ret.Text))
+	switch {
+	case ret.Code == 444:
+		x.status = 444
+		x.keepAlive = false
+	case ret.Code == 301 || ret.Code == 302 || ret.Code == 303 || ret.Code == 307 || ret.Code == 308:
+		loc := text
+		if len(loc) > 0 && loc[0] == '/' {
+			loc = x.absoluteURL(loc)
+		}
+		x.sendSpecial(ret.Code, loc, s.ServerTokens)
+	case ret.Text != "":
+		x.sendText(ret.Code, s.DefaultType, text, s.ServerTokens)
+	default:
+		if errorPage(ret.Code, s.ServerTokens) != nil {
+			x.sendSpecial(ret.Code, "", s.ServerTokens)
+			return
+		}
+		x.sendText(ret.Code, "", "", s.ServerTokens)
+	}
+}

@@ -1,0 +1,269 @@
+// Package proxyd is an nginx-compatible HTTP reverse proxy: it runs the
+// configuration model of package config with nginx's behaviour for
+// virtual hosts, locations, upstream selection, passive health, headers,
+// access logs and error pages.
+package proxyd
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"halab/proxyd/config"
+)
+
+// Server owns the listening sockets and the running configuration, and
+// swaps configurations on Reload without dropping requests in flight.
+type Server struct {
+	log    *slog.Logger
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu        sync.Mutex
+	rt        atomic.Pointer[runtime]
+	listeners map[netip.AddrPort]net.Listener
+	conns     map[*clientConn]struct{}
+	connsWG   sync.WaitGroup
+	acceptWG  sync.WaitGroup
+	nextID    atomic.Uint64
+	stopping  bool
+
+	errFiles logFiles
+}
+
+// New loads cfg and binds its listen addresses. Call Serve to accept.
+func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{log: log, ctx: ctx, cancel: cancel, listeners: map[netip.AddrPort]net.Listener{}, conns: map[*clientConn]struct{}{}}
+	rt, err := s.newRuntime(cfg)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	added, err := s.bind(rt.listenAddrs())
+	if err != nil {
+		rt.close()
+		cancel()
+		return nil, err
+	}
+	s.rt.Store(rt)
+	for _, a := range added {
+		s.startAccept(a)
+	}
+	return s, nil
+}
+
+func (s *Server) newRuntime(cfg *config.Config) (*runtime, error) {
+	var el *errorLog
+	if cfg.ErrorLog != "" {
+		f, err := s.errFiles.open(cfg.ErrorLog)
+		if err != nil {
+			return nil, err
+		}
+		el = newErrorLog(f, cfg.ErrorLogLevel)
+	}
+	return newRuntime(cfg, el)
+}
+
+// Addrs returns the bound listen addresses (useful with port 0).
+func (s *Server) Addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []net.Addr
+	for _, l := range s.listeners {
+		out = append(out, l.Addr())
+	}
+	return out
+}
+
+// bind opens listeners for addresses not yet bound and returns them. On
+// failure nothing new stays open.
+func (s *Server) bind(addrs []netip.AddrPort) ([]netip.AddrPort, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var added []netip.AddrPort
+	for _, a := range addrs {
+		if _, ok := s.listeners[a]; ok {
+			continue
+		}
+		var lc net.ListenConfig
+		l, err := lc.Listen(s.ctx, "tcp", a.String())
+		if err != nil {
+			for _, b := range added {
+				_ = s.listeners[b].Close()
+				delete(s.listeners, b)
+			}
+			return nil, fmt.Errorf("bind() to %s failed: %w", a, err)
+		}
+		s.listeners[a] = l
+		added = append(added, a)
+	}
+	return added, nil
+}
+
+func (s *Server) startAccept(a netip.AddrPort) {
+	s.mu.Lock()
+	l := s.listeners[a]
+	s.mu.Unlock()
+	s.acceptWG.Add(1)
+	go func() {
+		defer s.acceptWG.Done()
+		s.acceptLoop(l)
+	}()
+}
+
+func (s *Server) acceptLoop(l net.Listener) {
+	var delay time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// EMFILE and the like: back off as net/http does
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.log.Error("accept() failed", "err", err)
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		if tc, ok := nc.(*net.TCPConn); ok {
+			_ = tc.SetNoDelay(true)
+		}
+		c := &clientConn{
+			id:     s.nextID.Add(1),
+			nc:     nc,
+			br:     bufio.NewReaderSize(nc, 8<<10),
+			bw:     bufio.NewWriterSize(nc, 32<<10),
+			remote: addrPortOf(nc.RemoteAddr()),
+			local:  addrPortOf(nc.LocalAddr()),
+			rt:     s.rt.Load(),
+		}
+		s.mu.Lock()
+		if s.stopping {
+			s.mu.Unlock()
+			_ = nc.Close()
+			continue
+		}
+		s.conns[c] = struct{}{}
+		c.rt.conns.Add(1)
+		s.connsWG.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.connsWG.Done()
+			c.serve(s.ctx)
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
+			c.rt.connDone()
+		}()
+	}
+}
+
+// Reload switches to cfg: new connections use it at once, connections
+// busy with a request finish it under the old configuration. On error the
+// old configuration keeps running.
+func (s *Server) Reload(cfg *config.Config) error {
+	rt, err := s.newRuntime(cfg)
+	if err != nil {
+		return err
+	}
+	want := rt.listenAddrs()
+	added, err := s.bind(want)
+	if err != nil {
+		rt.close()
+		return err
+	}
+	old := s.rt.Swap(rt)
+	for _, a := range added {
+		s.startAccept(a)
+	}
+	keep := map[netip.AddrPort]bool{}
+	for _, a := range want {
+		keep[a] = true
+	}
+	s.mu.Lock()
+	for a, l := range s.listeners {
+		if !keep[a] {
+			_ = l.Close()
+			delete(s.listeners, a)
+		}
+	}
+	s.mu.Unlock()
+	s.retire(old)
+	s.log.Info("configuration reloaded", "file", cfg.File)
+	return nil
+}
+
+// retire drains a replaced runtime: idle keep-alive connections close now,
+// busy ones after their current request; resources go when the last ends.
+func (s *Server) retire(rt *runtime) {
+	rt.retire()
+	s.mu.Lock()
+	for c := range s.conns {
+		if c.rt == rt && c.idle.Load() {
+			_ = c.nc.SetReadDeadline(time.Now())
+		}
+	}
+	s.mu.Unlock()
+	rt.connDone()
+}
+
+// Shutdown stops gracefully, as nginx on SIGQUIT: stop accepting, let
+// requests in flight finish, close idle connections. It returns when all
+// connections are done or ctx ends (then it closes them).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopListening()
+	s.retire(s.rt.Load())
+	done := make(chan struct{})
+	go func() {
+		s.connsWG.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		s.cancel()
+		return nil
+	case <-ctx.Done():
+		s.Close()
+		return ctx.Err()
+	}
+}
+
+// Close stops at once, as nginx on SIGTERM: listeners and connections
+// are closed.
+func (s *Server) Close() {
+	s.stopListening()
+	s.mu.Lock()
+	for c := range s.conns {
+		_ = c.nc.Close()
+	}
+	s.mu.Unlock()
+	s.cancel()
+	s.connsWG.Wait()
+	if rt := s.rt.Load(); rt != nil {
+		rt.close()
+	}
+	s.errFiles.close()
+}
+
+func (s *Server) stopListening() {
+	s.mu.Lock()
+	s.stopping = true
+	for a, l := range s.listeners {
+		_ = l.Close()
+		delete(s.listeners, a)
+	}
+	s.mu.Unlock()
+	s.acceptWG.Wait()
+}

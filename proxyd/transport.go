@@ -1,0 +1,227 @@
+package proxyd
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// upConn is a connection to an upstream peer.
+type upConn struct {
+	nc     net.Conn
+	br     *bufio.Reader
+	addr   netip.AddrPort
+	cached bool // taken from the keep-alive cache
+}
+
+func (u *upConn) close() { _ = u.nc.Close() }
+
+// dial connects to a peer within timeout.
+func dial(ctx context.Context, addr netip.AddrPort, timeout time.Duration) (*upConn, error) {
+	d := net.Dialer{Timeout: timeout}
+	nc, err := d.DialContext(ctx, "tcp", addr.String())
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	return &upConn{nc: nc, br: bufio.NewReaderSize(nc, 16<<10), addr: addr}, nil
+}
+
+// connCache keeps idle upstream connections for reuse ("keepalive N" in an
+// upstream block), dropping the least recently used beyond N.
+type connCache struct {
+	mu   sync.Mutex
+	max  int
+	idle []*upConn
+}
+
+func newConnCache(max int) *connCache { return &connCache{max: max} }
+
+// get returns a live idle connection to addr, or nil.
+func (c *connCache) get(addr netip.AddrPort) *upConn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := len(c.idle) - 1; i >= 0; i-- {
+		u := c.idle[i]
+		if u.addr != addr {
+			continue
+		}
+		c.idle = append(c.idle[:i], c.idle[i+1:]...)
+		if !u.alive() {
+			u.close()
+			continue
+		}
+		u.cached = true
+		return u
+	}
+	return nil
+}
+
+// alive checks without blocking that the peer has not closed or sent
+// unexpected data on an idle connection.
+func (u *upConn) alive() bool {
+	if u.br.Buffered() > 0 {
+		return false
+	}
+	_ = u.nc.SetReadDeadline(time.Now().Add(time.Microsecond))
+	_, err := u.br.Peek(1)
+	_ = u.nc.SetReadDeadline(time.Time{})
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func (c *connCache) put(u *upConn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	u.cached = false
+	c.idle = append(c.idle, u)
+	for len(c.idle) > c.max {
+		c.idle[0].close()
+		c.idle = c.idle[1:]
+	}
+}
+
+func (c *connCache) closeAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, u := range c.idle {
+		u.close()
+	}
+	c.idle = nil
+}
+
+// upResponse is an upstream response header.
+type upResponse struct {
+	status        int
+	statusLine    string // "200 OK" as the upstream wrote it
+	minor         int
+	headers       []header
+	contentLength int64 // -1 when absent
+	chunked       bool
+	connClose     bool
+	eofBody       bool // body ends when the upstream closes
+}
+
+var (
+	errUpstreamClosed = errors.New("upstream prematurely closed connection")
+	errInvalidHeader  = errors.New("upstream sent invalid header")
+)
+
+// readResponseHead reads a status line and headers from an upstream,
+// skipping 100 Continue.
+func readResponseHead(br *bufio.Reader, method string) (*upResponse, error) {
+	for {
+		res, err := readOneHead(br, method)
+		if err != nil {
+			return nil, err
+		}
+		if res.status == 100 {
+			continue
+		}
+		return res, nil
+	}
+}
+
+func readOneHead(br *bufio.Reader, method string) (*upResponse, error) {
+	line, n, err := readLine(br)
+	if err != nil {
+		if isTimeout(err) {
+			return nil, err
+		}
+		if n == 0 || errors.Is(err, io.EOF) {
+			return nil, errUpstreamClosed
+		}
+		return nil, err
+	}
+	res := &upResponse{contentLength: -1}
+	if !bytes.HasPrefix(line, []byte("HTTP/1.")) || len(line) < 12 || line[8] != ' ' {
+		return nil, errInvalidHeader
+	}
+	res.minor = int(line[7] - '0')
+	code, err := strconv.Atoi(string(line[9:12]))
+	if err != nil || code < 100 || (len(line) > 12 && line[12] != ' ') {
+		return nil, errInvalidHeader
+	}
+	res.status = code
+	res.statusLine = strings.TrimRight(string(line[9:]), " ")
+	if len(res.statusLine) == 3 {
+		res.statusLine = statusLine(code)
+	}
+	res.connClose = res.minor == 0
+	for {
+		l, _, err := readLine(br)
+		if err != nil {
+			if isTimeout(err) {
+				return nil, err
+			}
+			if errors.Is(err, io.EOF) {
+				return nil, errUpstreamClosed
+			}
+			return nil, errInvalidHeader
+		}
+		if len(l) == 0 {
+			break
+		}
+		colon := bytes.IndexByte(l, ':')
+		if colon <= 0 {
+			return nil, errInvalidHeader
+		}
+		name := string(l[:colon])
+		value := strings.Trim(string(l[colon+1:]), " \t")
+		res.headers = append(res.headers, header{name, value})
+		switch strings.ToLower(name) {
+		case "content-length":
+			v, err := strconv.ParseInt(value, 10, 64)
+			if err != nil || v < 0 {
+				return nil, errInvalidHeader
+			}
+			res.contentLength = v
+		case "transfer-encoding":
+			if strings.EqualFold(value, "chunked") {
+				res.chunked = true
+			}
+		case "connection":
+			v := strings.ToLower(value)
+			if strings.Contains(v, "close") {
+				res.connClose = true
+			} else if strings.Contains(v, "keep-alive") && res.minor == 0 {
+				res.connClose = false
+			}
+		}
+	}
+	if res.chunked {
+		res.contentLength = -1
+	}
+	noBody := method == "HEAD" || res.status == 204 || res.status == 304 || res.status < 200
+	if noBody {
+		res.chunked = false
+		return res, nil
+	}
+	if !res.chunked && res.contentLength < 0 {
+		res.eofBody = true
+	}
+	return res, nil
+}
+
+// bodyReader returns a reader for the upstream response body.
+func (res *upResponse) bodyReader(br *bufio.Reader, method string) io.Reader {
+	switch {
+	case method == "HEAD" || res.status == 204 || res.status == 304 || res.status < 200:
+		return bytes.NewReader(nil)
+	case res.chunked:
+		return &chunkedBody{br: br}
+	case res.contentLength >= 0:
+		return io.LimitReader(br, res.contentLength)
+	}
+	return br
+}

@@ -1,0 +1,299 @@
+package proxyd
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"halab/proxyd/config"
+)
+
+// exchange is one request/response in flight: everything nginx variables
+// are computed from.
+type exchange struct {
+	c      *clientConn
+	req    *request
+	srv    *config.Server
+	loc    *config.Location
+	caps   []string
+	pp     *config.ProxyPass
+	start  time.Time
+	status int
+
+	bodySent   int64 // response body bytes written
+	bytesSent  int64 // response bytes written, headers included
+	reqLength  int64 // request bytes read, headers and body
+	upAddrs    []string
+	upStatuses []string
+	upTimes    []string
+	upConnect  []string
+	upHeader   []string
+	respHeader []header // response headers sent, for $sent_http_
+	upHeaders  []header // last upstream response headers
+
+	keepAlive        bool          // keep the client connection after this response
+	keepaliveTimeout time.Duration // keepalive_timeout of the chosen location
+	hijacked         bool          // connection taken over (WebSocket)
+	bodyRead         bool          // request body consumed
+}
+
+// variable returns the value of an nginx variable and whether it was
+// found; not-found variables log as "-" and expand to "".
+func (x *exchange) variable(name string) (string, bool) {
+	r := x.req
+	switch name {
+	case "remote_addr":
+		return x.c.remote.Addr().String(), true
+	case "binary_remote_addr":
+		b := x.c.remote.Addr().AsSlice()
+		return string(b), true
+	case "remote_port":
+		return strconv.Itoa(int(x.c.remote.Port())), true
+	case "remote_user":
+		return "", false
+	case "server_addr":
+		return x.c.local.Addr().String(), true
+	case "server_port":
+		return strconv.Itoa(int(x.c.local.Port())), true
+	case "time_local":
+		return x.start.Format("02/Jan/2006:15:04:05 -0700"), true
+	case "time_iso8601":
+		return x.start.Format("2006-01-02T15:04:05-07:00"), true
+	case "msec":
+		now := time.Now()
+		return strconv.FormatInt(now.Unix(), 10) + "." + pad3(now.Nanosecond()/1e6), true
+	case "pid":
+		return strconv.Itoa(os.Getpid()), true
+	case "hostname":
+		h, _ := os.Hostname()
+		return h, true
+	case "nginx_version":
+		return nginxVersion, true
+	case "connection":
+		return strconv.FormatUint(x.c.id, 10), true
+	case "connection_requests":
+		return strconv.Itoa(x.c.requests), true
+	case "scheme":
+		return "http", true
+	case "pipe":
+		return ".", true
+	case "status":
+		return pad3(x.status), true
+	case "body_bytes_sent":
+		return strconv.FormatInt(x.bodySent, 10), true
+	case "bytes_sent":
+		return strconv.FormatInt(x.bytesSent, 10), true
+	case "request_length":
+		return strconv.FormatInt(x.reqLength, 10), true
+	case "request_time":
+		return msecs(time.Since(x.start)), true
+	case "upstream_addr":
+		return joinUp(x.upAddrs)
+	case "upstream_status":
+		return joinUp(x.upStatuses)
+	case "upstream_response_time":
+		return joinUp(x.upTimes)
+	case "upstream_connect_time":
+		return joinUp(x.upConnect)
+	case "upstream_header_time":
+		return joinUp(x.upHeader)
+	case "proxy_host":
+		if x.pp == nil {
+			return "", false
+		}
+		return x.pp.ProxyHost, true
+	case "proxy_port":
+		if x.pp == nil {
+			return "", false
+		}
+		return x.pp.ProxyPort, true
+	case "server_name":
+		if x.srv == nil {
+			return "", true
+		}
+		return x.srv.FirstName(), true
+	case "request_id":
+		return requestID(), true
+	}
+	if r == nil {
+		return "", false
+	}
+	switch name {
+	case "host":
+		if r.host != "" {
+			return r.host, true
+		}
+		if x.srv != nil {
+			return x.srv.FirstName(), true
+		}
+		return "", true
+	case "request":
+		return r.line, true
+	case "request_method":
+		return r.method, r.method != ""
+	case "request_uri":
+		return r.unparsedURI, r.unparsedURI != ""
+	case "uri", "document_uri":
+		return r.uri, r.uri != ""
+	case "args", "query_string":
+		return r.args, r.args != ""
+	case "is_args":
+		if r.args != "" {
+			return "?", true
+		}
+		return "", true
+	case "server_protocol":
+		return r.proto, r.proto != ""
+	case "content_length":
+		return r.header("Content-Length")
+	case "content_type":
+		return r.header("Content-Type")
+	case "http_x_forwarded_for":
+		v := r.headerValues("X-Forwarded-For")
+		return strings.Join(v, ", "), v != nil
+	case "http_cookie":
+		v := r.headerValues("Cookie")
+		return strings.Join(v, "; "), v != nil
+	case "proxy_add_x_forwarded_for":
+		v := r.headerValues("X-Forwarded-For")
+		addr := x.c.remote.Addr().String()
+		if v == nil {
+			return addr, true
+		}
+		return strings.Join(v, ", ") + ", " + addr, true
+	}
+	switch {
+	case strings.HasPrefix(name, "http_"):
+		return r.header(varHeaderName(name[5:]))
+	case strings.HasPrefix(name, "sent_http_"):
+		want := varHeaderName(name[10:])
+		for _, h := range x.respHeader {
+			if strings.EqualFold(h.name, want) {
+				return h.value, true
+			}
+		}
+		return "", false
+	case strings.HasPrefix(name, "upstream_http_"):
+		want := varHeaderName(name[14:])
+		for _, h := range x.upHeaders {
+			if strings.EqualFold(h.name, want) {
+				return h.value, true
+			}
+		}
+		return "", false
+	case strings.HasPrefix(name, "cookie_"):
+		return cookieValue(r.headerValues("Cookie"), name[7:])
+	case strings.HasPrefix(name, "arg_"):
+		return argValue(r.args, name[4:])
+	case len(name) == 1 && name[0] >= '0' && name[0] <= '9':
+		i := int(name[0] - '0')
+		if i < len(x.caps) {
+			return x.caps[i], true
+		}
+		return "", false
+	}
+	return "", false
+}
+
+// varHeaderName turns "x_real_ip" into "x-real-ip".
+func varHeaderName(s string) string { return strings.ReplaceAll(s, "_", "-") }
+
+func cookieValue(cookies []string, name string) (string, bool) {
+	for _, c := range cookies {
+		for _, part := range strings.Split(c, ";") {
+			k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if ok && strings.EqualFold(k, name) {
+				return v, true
+			}
+		}
+	}
+	return "", false
+}
+
+func argValue(args, name string) (string, bool) {
+	for _, part := range strings.Split(args, "&") {
+		k, v, _ := strings.Cut(part, "=")
+		if strings.EqualFold(k, name) {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func joinUp(v []string) (string, bool) {
+	if len(v) == 0 {
+		return "", false
+	}
+	return strings.Join(v, ", "), true
+}
+
+func pad3(n int) string {
+	s := strconv.Itoa(n)
+	for len(s) < 3 {
+		s = "0" + s
+	}
+	return s
+}
+
+// msecs formats a duration as nginx does: seconds with milliseconds.
+func msecs(d time.Duration) string {
+	ms := d.Milliseconds()
+	if ms < 0 {
+		ms = 0
+	}
+	return strconv.FormatInt(ms/1000, 10) + "." + pad3(int(ms%1000))
+}
+
+// expand evaluates a template; not-found variables expand to "".
+func (x *exchange) expand(t config.Template) string {
+	if len(t) == 1 && t[0].Var == "" {
+		return t[0].Lit
+	}
+	var b strings.Builder
+	for _, s := range t {
+		if s.Var == "" {
+			b.WriteString(s.Lit)
+			continue
+		}
+		v, _ := x.variable(s.Var)
+		b.WriteString(v)
+	}
+	return b.String()
+}
+
+// templates caches parsed templates; config validated them already.
+type templates struct {
+	mu sync.RWMutex
+	m  map[string]config.Template
+}
+
+func (t *templates) get(s string) config.Template {
+	t.mu.RLock()
+	tpl, ok := t.m[s]
+	t.mu.RUnlock()
+	if ok {
+		return tpl
+	}
+	tpl, err := config.ParseTemplate(s)
+	if err != nil {
+		tpl = config.Template{{Lit: s}}
+	}
+	t.mu.Lock()
+	if t.m == nil {
+		t.m = map[string]config.Template{}
+	}
+	t.m[s] = tpl
+	t.mu.Unlock()
+	return tpl
+}
+
+// requestID is a random 32-hex-digit $request_id.
+func requestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

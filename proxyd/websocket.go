@@ -1,0 +1,37 @@
+package proxyd
+
+import (
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// tunnel copies bytes both ways between an upgraded client connection and
+// its upstream until either side closes, as nginx does after a 101.
+func tunnel(c *clientConn, u *upConn) {
+	_ = c.nc.SetDeadline(time.Time{})
+	_ = u.nc.SetDeadline(time.Time{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		_, _ = io.Copy(u.nc, c.br)
+		closeWrite(u.nc)
+	}()
+	go func() {
+		defer wg.Done()
+		_, _ = io.Copy(c.nc, u.br)
+		closeWrite(c.nc)
+	}()
+	wg.Wait()
+	u.close()
+}
+
+func closeWrite(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.CloseWrite()
+		return
+	}
+	_ = c.Close()
+}
