@@ -69,7 +69,7 @@ func (c *clientConn) serveHTTP() {
 		_, err := br.Peek(1)
 		if !c.setIdle(false) || err != nil {
 			if first && errors.Is(err, os.ErrDeadlineExceeded) {
-				writeError(bw, 408)
+				writeError(bw, 408, false)
 			}
 			return
 		}
@@ -82,7 +82,7 @@ func (c *clientConn) serveHTTP() {
 				code = 408
 			}
 			fe.countStatus(code)
-			writeError(bw, code)
+			writeError(bw, code, false)
 			return
 		}
 		c.conn.SetReadDeadline(deadline(t.Client))
@@ -123,8 +123,7 @@ func (c *clientConn) handle(req *Request, cbr *bufio.Reader, bw *bufio.Writer, s
 	if be == nil {
 		drain(req.Body)
 		fe.countStatus(503)
-		writeError(bw, 503)
-		return false, sc
+		return writeError(bw, 503, keep), sc
 	}
 	tx.be = be
 	if be.Cfg != fe.Cfg {
@@ -155,8 +154,7 @@ func (c *clientConn) handle(req *Request, cbr *bufio.Reader, bw *bufio.Writer, s
 		drain(req.Body)
 		fe.countStatus(code)
 		be.countStatus(code)
-		writeError(bw, code)
-		return false, sc
+		return writeError(bw, code, keep && req.length == 0 && !req.chunked), sc
 	}
 	tx.srv = srv
 	srv.countStatus(resp.Status)
@@ -211,11 +209,14 @@ func (c *clientConn) handle(req *Request, cbr *bufio.Reader, bw *bufio.Writer, s
 	n, err := writeBody(bw, resp.Body, chunkOut)
 	srv.bytesOut.Add(uint64(n))
 	fe.bytesOut.Add(uint64(n))
+	// The server is done once its response is read: release it before the
+	// last bytes reach the client, so that a client's next request sees
+	// the connection count already lowered (leastconn).
+	srv.cur.Add(-1)
+	be.Balancer.Release(srv)
 	if ferr := bw.Flush(); err == nil {
 		err = ferr
 	}
-	srv.cur.Add(-1)
-	be.Balancer.Release(srv)
 	if err != nil {
 		sc.close()
 		return false, nil
@@ -241,8 +242,7 @@ func (c *clientConn) requestRules(tx *txn, px *haproxycfg.Proxy, bw *bufio.Write
 			drain(tx.req.Body)
 			c.fe.denied.Add(1)
 			c.fe.countStatus(r.Status)
-			writeError(bw, r.Status)
-			return true, false
+			return true, writeError(bw, r.Status, keep)
 		case "use-service":
 			drain(tx.req.Body)
 			c.fe.countStatus(200)
