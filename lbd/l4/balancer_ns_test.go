@@ -13,7 +13,7 @@ import (
 )
 
 // nsDial is a DialFunc whose sockets live in namespace ns.
-func nsDial(t *testing.T, ns string) DialFunc {
+func nsDial(t testing.TB, ns string) DialFunc {
 	return func(ctx context.Context, local netip.Addr, address string) (net.Conn, error) {
 		var c net.Conn
 		err := inNS(t, ns, func() (err error) {

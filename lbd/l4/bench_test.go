@@ -2,6 +2,7 @@ package l4
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -122,4 +123,83 @@ func oneRequest(addr string, buf []byte) error {
 		return fmt.Errorf("status %d", resp.StatusCode)
 	}
 	return nil
+}
+
+// BenchmarkL4HealthConvergence measures, per op, how long a real server that
+// dies (its listener closes: connections are refused) stays in the rotation
+// as the client sees it, and how long it takes to come back once it listens
+// again, with delay_loop 1s, connect_timeout 2s, retry 0. Each death comes
+// right after the check that saw the previous recovery, so the figures are
+// the worst case: a full delay_loop plus the (refused, hence quick) check.
+//
+//	go test -run '^$' -bench BenchmarkL4HealthConvergence -benchtime 5x ./lbd/l4/
+func BenchmarkL4HealthConvergence(b *testing.B) {
+	f := newDPFixture(b)
+	conf := fmt.Sprintf(`virtual_server %s 80 {
+ delay_loop 1
+ lb_algo rr
+ protocol TCP
+ retry 0
+ warmup 0
+ real_server %s 80 {
+  TCP_CHECK {
+   connect_timeout 2
+  }
+ }
+ real_server %s 80 {
+  TCP_CHECK {
+   connect_timeout 2
+  }
+ }
+}
+`, f.VIP, f.RS1, f.RS2)
+	cfg, err := ParseConfig("bench.conf", []byte(conf))
+	if err != nil {
+		b.Fatal(err)
+	}
+	log, _ := testLogger()
+	bal := NewBalancer(cfg, f.d, BalancerOptions{Dial: nsDial(b, f.director), Logger: log})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- bal.Run(ctx) }()
+	b.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	stop := f.stopRS1
+	var leave, back time.Duration
+	waitFor := func(cond func() bool) time.Duration {
+		start := time.Now()
+		for !cond() {
+			if time.Since(start) > 30*time.Second {
+				b.Fatal("no convergence within 30s")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		return time.Since(start)
+	}
+	onlyRS2 := func() bool {
+		for range 2 {
+			if name, err := f.tryWho(b, ""); err != nil || name != "rs2" {
+				return false
+			}
+		}
+		return true
+	}
+	both := func() bool {
+		a, err1 := f.tryWho(b, "")
+		c, err2 := f.tryWho(b, "")
+		return err1 == nil && err2 == nil && a != c
+	}
+	waitFor(both)
+	b.ResetTimer()
+	for range b.N {
+		stop()
+		leave += waitFor(onlyRS2)
+		stop = serveWho(b, f.rs1, f.RS1+":80", "rs1")
+		back += waitFor(both)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(leave.Milliseconds())/float64(b.N), "ms-to-leave")
+	b.ReportMetric(float64(back.Milliseconds())/float64(b.N), "ms-to-return")
 }

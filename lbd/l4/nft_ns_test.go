@@ -25,7 +25,7 @@ type dpFixture struct {
 
 // newDPFixture builds the test network, starts "rs1"/"rs2" HTTP servers on
 // port 80 and opens a datapath in the director.
-func newDPFixture(t *testing.T) *dpFixture {
+func newDPFixture(t testing.TB) *dpFixture {
 	n := newTestNet(t)
 	stop1 := serveWho(t, n.rs1, n.RS1+":80", "rs1")
 	serveWho(t, n.rs2, n.RS2+":80", "rs2")
@@ -49,7 +49,7 @@ func (f *dpFixture) who(t *testing.T, src string) string {
 
 // tryWho is who for moments when a connection may be refused (a dead real
 // server still in the rotation).
-func (f *dpFixture) tryWho(t *testing.T, src string) (string, error) {
+func (f *dpFixture) tryWho(t testing.TB, src string) (string, error) {
 	t.Helper()
 	if src == "" {
 		src = "10.66.1.10"
@@ -70,7 +70,7 @@ func (f *dpFixture) tryWho(t *testing.T, src string) (string, error) {
 
 // request sends one HTTP/1.1 request on c and returns the server's name and
 // the peer address it saw.
-func request(t *testing.T, c net.Conn) (name, peer string) {
+func request(t testing.TB, c net.Conn) (name, peer string) {
 	t.Helper()
 	require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
 	_, err := fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: vip\r\n\r\n")
@@ -250,4 +250,23 @@ func TestDatapathReplacesLeftover(t *testing.T) {
 	ruleset := nsExec(t, f.director, "nft", "list", "table", "ip", DefaultTable)
 	assert.NotContains(t, ruleset, "stale")
 	assert.Equal(t, "rs1", f.who(t, ""))
+}
+
+// TestDatapathNoServices: a keepalived.conf without virtual_server (vrrpd's
+// blocks only) gives an empty, harmless table.
+func TestDatapathNoServices(t *testing.T) {
+	f := newDPFixture(t)
+	require.NoError(t, f.d.Program(nil, nil))
+	ruleset := nsExec(t, f.director, "nft", "list", "table", "ip", DefaultTable)
+	assert.Contains(t, ruleset, "vmap @services")
+	_, err := f.d.SetBackends(0, nil)
+	assert.Error(t, err)
+	// Traffic to the director's own addresses is untouched.
+	require.Error(t, inNS(t, f.client, func() error {
+		c, err := net.DialTimeout("tcp4", f.vip.String(), 2*time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}), "nothing listens on the VIP itself")
 }
