@@ -23,6 +23,9 @@ import (
 // every process of its pid namespace.
 
 type agentRequest struct {
+	// Op is "start" (the default) or "detach": the node no longer dies
+	// with the process that started it.
+	Op   string   `json:"op,omitempty"`
 	Args []string `json:"args"`
 	Env  []string `json:"env,omitempty"`
 	Dir  string   `json:"dir,omitempty"`
@@ -59,6 +62,9 @@ func listenAgent(path string) (*net.UnixListener, error) {
 type reaper struct {
 	mu      sync.Mutex
 	waiters map[int]chan unix.WaitStatus
+
+	detachOnce sync.Once
+	detach     chan struct{}
 }
 
 func (r *reaper) run() {
@@ -81,12 +87,18 @@ func (r *reaper) run() {
 	}
 }
 
-func serveAgent(ln *net.UnixListener) {
-	r := &reaper{waiters: map[int]chan unix.WaitStatus{}}
+func serveAgent(ln *net.UnixListener, detach chan struct{}) {
+	r := &reaper{waiters: map[int]chan unix.WaitStatus{}, detach: detach}
 	go r.run()
-	// Signals sent to PID 1 from inside the node are ignored, as for a
-	// container's init; the host stops a node with SIGKILL.
-	signal.Ignore(unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGPIPE)
+	// Signals sent to PID 1 from inside the node are caught and dropped, as
+	// for a container's init; the host stops a node with SIGKILL. (Caught,
+	// not ignored: an ignored signal would stay ignored in every child.)
+	sigc := make(chan os.Signal, 8)
+	signal.Notify(sigc, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGPIPE, unix.SIGUSR1, unix.SIGUSR2)
+	go func() {
+		for range sigc {
+		}
+	}()
 	for {
 		c, err := ln.AcceptUnix()
 		if err != nil {
@@ -117,6 +129,11 @@ func (r *reaper) serve(c *net.UnixConn) {
 	}
 	if err := json.Unmarshal(buf[:n], &req); err != nil {
 		reply(agentReply{Error: "bad request: " + err.Error()}, nil)
+		return
+	}
+	if req.Op == "detach" {
+		r.detachOnce.Do(func() { close(r.detach) })
+		reply(agentReply{}, nil)
 		return
 	}
 	if len(fds) != 3 || len(req.Args) == 0 {
@@ -243,6 +260,30 @@ func agentStart(sock string, req agentRequest, stdio [3]*os.File) (int, int, *ne
 		return 0, 0, nil, errors.New("node sent no pidfd")
 	}
 	return rep.PID, fds[0], c, nil
+}
+
+// agentDetach tells a node's init that the lab is up: it must no longer
+// die with the process that started it.
+func agentDetach(sock string) error {
+	c, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: sock, Net: "unixpacket"})
+	if err != nil {
+		return fmt.Errorf("connect to node: %w", err)
+	}
+	defer c.Close()
+	b, _ := json.Marshal(agentRequest{Op: "detach"})
+	if _, err := c.Write(b); err != nil {
+		return err
+	}
+	buf := make([]byte, 512)
+	n, err := c.Read(buf)
+	if err != nil {
+		return err
+	}
+	var rep agentReply
+	if err := json.Unmarshal(buf[:n], &rep); err != nil || rep.Error != "" {
+		return fmt.Errorf("detach refused: %s", rep.Error)
+	}
+	return nil
 }
 
 // agentWait reads the exit status from a start connection.

@@ -147,6 +147,11 @@ func Up(ctx context.Context, t *Topology, opts ...Option) (l *Lab, err error) {
 			return l, err
 		}
 	}
+	for name, n := range l.nodes {
+		if err := agentDetach(n.socket); err != nil {
+			return l, fmt.Errorf("hand over node %s: %w", name, err)
+		}
+	}
 	st.Status = "up"
 	if err := writeJSON(filepath.Join(dir, "state.json"), st); err != nil {
 		return l, err
@@ -276,6 +281,10 @@ func (l *Lab) spawnInit(node string, sysctls map[string]string) (*exec.Cmd, *os.
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags: unix.CLONE_NEWNET | unix.CLONE_NEWUTS | unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWIPC,
 			Setsid:     true,
+			// Until Up hands the node over (detach), the node dies with the
+			// thread that started it: a killed `lab up` leaves no orphan
+			// caught between fork and exec, where `lab down` cannot see it.
+			Pdeathsig: unix.SIGKILL,
 		},
 	}
 	if err := cmd.Start(); err != nil {
@@ -443,22 +452,11 @@ func Down(ctx context.Context, name string) error {
 	var errs []error
 	// 1. Kill every node init: killing PID 1 of a pid namespace kills all
 	// the node's processes; the namespaces go when their last holder does.
-	inits := findInits(name)
-	var waiting []int
-	for _, pid := range inits {
-		fd, err := unix.PidfdOpen(pid, 0)
-		if err != nil {
-			continue
-		}
-		if err := unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0); err == nil {
-			waiting = append(waiting, fd)
-		} else {
-			unix.Close(fd)
-		}
-	}
-	for _, fd := range waiting {
-		waitPidfd(ctx, fd)
-		unix.Close(fd)
+	inits := killInits(ctx, name)
+	// A node forked by a `lab up` that was killed at that moment may exec
+	// its init just now: look once more.
+	for node, pid := range killInits(ctx, name) {
+		inits[node] = pid
 	}
 	// 2. Remove the `ip netns` names. Names come from the saved topology,
 	// so a crash half way leaves nothing we cannot find.
@@ -488,6 +486,28 @@ func Down(ctx context.Context, name string) error {
 	}
 	_ = os.Remove(StateRoot) // only when empty
 	return errors.Join(errs...)
+}
+
+// killInits SIGKILLs the lab's node inits and waits until they are gone.
+func killInits(ctx context.Context, name string) map[string]int {
+	inits := findInits(name)
+	var waiting []int
+	for _, pid := range inits {
+		fd, err := unix.PidfdOpen(pid, 0)
+		if err != nil {
+			continue
+		}
+		if err := unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0); err == nil {
+			waiting = append(waiting, fd)
+		} else {
+			unix.Close(fd)
+		}
+	}
+	for _, fd := range waiting {
+		waitPidfd(ctx, fd)
+		unix.Close(fd)
+	}
+	return inits
 }
 
 // waitPidfd waits until the process behind fd has exited.

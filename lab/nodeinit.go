@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+	"unsafe"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -41,8 +42,13 @@ func init() {
 	if len(os.Args) < 1 || os.Args[0] != initArg0 || os.Getenv(initEnv) == "" {
 		return
 	}
+	// This runs on the main thread; it stays there, because the parent-death
+	// signal (which kills the node if `lab up` dies before the node is
+	// handed over) and the process name belong to the main thread.
+	runtime.LockOSThread()
 	runtime.GOMAXPROCS(1)
 	debug.SetGCPercent(20)
+	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte(initArg0 + "\x00")[0])), 0, 0, 0)
 	ready := os.NewFile(3, "ready")
 	var cfg initConfig
 	err := json.Unmarshal([]byte(os.Getenv(initEnv)), &cfg)
@@ -61,8 +67,12 @@ func init() {
 	}
 	_, _ = ready.WriteString("ok")
 	_ = ready.Close()
-	serveAgent(ln) // never returns
-	os.Exit(0)
+	detach := make(chan struct{})
+	go serveAgent(ln, detach)
+	<-detach
+	// The lab is up: the node outlives the process that built it.
+	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0)
+	select {}
 }
 
 // setupNode prepares the namespaces the init was started in.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -118,6 +119,9 @@ func ParseTopology(file string, data []byte) (*Topology, error) {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &PosError{File: file, Msg: "empty topology"}
+		}
 		return nil, yamlError(file, err)
 	}
 	if len(root.Content) == 0 {
