@@ -1,0 +1,62 @@
+# halab: a network lab and conformance harness for HA reverse-proxy architectures.
+# Run as root on Debian 12. `make lab-simple` and `make test` install what they need.
+
+SHELL    := /bin/bash
+GO       ?= $(shell command -v go || echo /usr/local/go/bin/go)
+BIN      := $(CURDIR)/bin
+LAB      := $(BIN)/lab
+IMPL     ?= go
+# Debian packages the labs, the tests and the reference daemons need.
+DEB_PKGS := iproute2 iputils-ping procps psmisc curl nftables tcpdump nginx-light haproxy keepalived wrk
+TEST_TIMEOUT ?= 25m
+
+export PATH := $(dir $(GO)):$(PATH)
+
+.PHONY: all deps build test bench lab-simple lab-complex lab-active-active lab-down lint clean
+
+all: build
+
+# deps installs the Debian packages once (a stamp in bin/ remembers).
+deps: $(BIN)/.deps
+$(BIN)/.deps:
+	@mkdir -p $(BIN)
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:" $$missing; \
+		apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@# (RUNLEVEL=1: the reference daemons are not started as host services;
+	@# they run only inside labs and tests.)
+	@touch $@
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+lab-simple: deps build
+	$(LAB) down simple >/dev/null
+	$(LAB) up topologies/simple.yaml
+
+lab-complex: deps build
+	$(LAB) down complex >/dev/null
+	$(LAB) up topologies/complex.yaml
+
+lab-active-active: deps build
+	$(LAB) down active-active >/dev/null
+	$(LAB) up topologies/active-active.yaml
+
+lab-down: build
+	$(LAB) down --all
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+
+test: deps build lint
+	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+
+bench: deps build
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./... | tee $(BIN)/bench.txt
+
+clean:
+	rm -rf $(BIN)
