@@ -3,6 +3,7 @@ package vrrpd
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 	"github.com/stretchr/testify/require"
 
 	"halab/lab"
@@ -346,5 +349,118 @@ func TestLabInterop(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestLabAuthMismatch: with different passwords each side drops the other's
+// adverts, so both become master, exactly as two keepalived would.
+func TestLabAuthMismatch(t *testing.T) {
+	v := newVRRPLab(t, "vr2")
+	defer v.stopAll()
+	r1 := routerConf{node: "r1", version: 2, state: "MASTER", priority: 100, advertInt: "1", authPass: "Security"}
+	r2 := routerConf{node: "r2", version: 2, state: "BACKUP", priority: 90, advertInt: "1", authPass: "Other"}
+	v.start(implKeepalived, r1)
+	v.start(implVrrpd, r2)
+	v.waitHolders(15*time.Second, "r1", "r2")
+	v.stable(2*time.Second, "r1", "r2")
+	s := v.vrrpdStatus("r2")
+	require.Equal(t, "MASTER", s.Instances[0].State)
+	require.Positive(t, s.Instances[0].Drops["auth"], "auth drops must be counted")
+}
+
+// TestLabUnicast runs unicast_peer mode in both versions and pairings.
+func TestLabUnicast(t *testing.T) {
+	v := newVRRPLab(t, "vr3")
+	for _, tc := range []struct {
+		version int
+		pair    [2]impl
+	}{{2, [2]impl{implKeepalived, implVrrpd}}, {3, [2]impl{implVrrpd, implKeepalived}}} {
+		t.Run(fmt.Sprintf("v%d/%s+%s", tc.version, tc.pair[0], tc.pair[1]), func(t *testing.T) {
+			v.t = t
+			defer v.stopAll()
+			r1 := routerConf{node: "r1", version: tc.version, state: "MASTER", priority: 100, advertInt: "1",
+				unicastSrc: "10.0.1.11", peers: []string{"10.0.1.12"}}
+			r2 := routerConf{node: "r2", version: tc.version, state: "BACKUP", priority: 90, advertInt: "1",
+				unicastSrc: "10.0.1.12", peers: []string{"10.0.1.11"}}
+			v.start(tc.pair[0], r1)
+			v.start(tc.pair[1], r2)
+			v.waitHolders(15*time.Second, "r1")
+			v.stable(2*time.Second, "r1")
+			v.kill("r1", syscall.SIGTERM)
+			v.waitHolders(15*time.Second, "r2")
+			v.restart("r1")
+			v.waitHolders(20*time.Second, "r1")
+			for i, n := range []string{"r1", "r2"} {
+				if tc.pair[i] == implVrrpd {
+					in := v.vrrpdStatus(n).Instances[0]
+					require.Zero(t, in.Counters.Dropped, "drops: %v", in.Drops)
+					require.Positive(t, in.Counters.AdvertsReceived)
+				}
+			}
+		})
+	}
+}
+
+// TestLabCapturedAdvertsDecode listens on a third node and checks that every
+// advert of vrrpd and keepalived, v2 and v3, passes our decoder and
+// gopacket's VRRP layer.
+func TestLabCapturedAdvertsDecode(t *testing.T) {
+	v := newVRRPLab(t, "vr4")
+	obs := v.l.MustNode("obs")
+	for _, version := range []int{2, 3} {
+		t.Run(fmt.Sprintf("v%d", version), func(t *testing.T) {
+			v.t = t
+			defer v.stopAll()
+			r1, r2 := v.articlePair(version, "1")
+			if version == 3 {
+				r1.advertInt, r2.advertInt = "0.1", "0.1"
+			}
+			r1.checkFile, r2.checkFile = "", ""
+			r1.priority, r2.priority = 120, 110
+			var conn *Conn
+			require.NoError(t, obs.Do(func() error {
+				var err error
+				conn, err = OpenConn(v.ctx, "eth0", DefaultMcastGroup4, false)
+				return err
+			}))
+			defer conn.Close()
+			// keepalived as master first, then vrrpd after keepalived stops.
+			v.start(implKeepalived, r1)
+			v.start(implVrrpd, r2)
+			v.waitHolders(15*time.Second, "r1")
+			v.kill("r1", syscall.SIGTERM)
+			v.waitHolders(15*time.Second, "r2")
+			time.Sleep(2 * time.Second)
+			want := Expect{Version: version, VRID: 111, CheckTTL: true, MinTTL: -1, MaxTTL: -1,
+				Addrs: []netip.Addr{netip.MustParseAddr(labVIP)}}
+			if version == 2 {
+				want.AuthType, want.AuthData, want.Interval = AuthSimpleText, AuthBytes("Security"), time.Second
+			}
+			seen := map[string]int{}
+			done := make(chan struct{})
+			go func() {
+				time.Sleep(time.Second)
+				conn.Close()
+				close(done)
+			}()
+			buf := make([]byte, 2048)
+			for {
+				p, err := conn.Read(buf)
+				if err != nil {
+					break
+				}
+				a, drop := Decode(p.Payload, p.Rx, want)
+				require.Equal(t, DropNone, drop, "advert from %v: %x", p.Rx.Src, p.Payload)
+				seen[p.Rx.Src.String()]++
+				pkt := gopacket.NewPacket(p.Payload, layers.LayerTypeVRRP, gopacket.Default)
+				require.Nil(t, pkt.ErrorLayer())
+				l := pkt.Layer(layers.LayerTypeVRRP).(*layers.VRRPv2)
+				require.Equal(t, uint8(version), l.Version)
+				require.Equal(t, a.Priority, l.Priority)
+			}
+			<-done
+			require.Positive(t, seen["10.0.1.11"], "keepalived adverts seen: %v", seen)
+			require.Positive(t, seen["10.0.1.12"], "vrrpd adverts seen: %v", seen)
+		})
 	}
 }
