@@ -326,7 +326,7 @@ func (t *Topology) Validate() error {
 		switch {
 		case !lanNameRe.MatchString(l.Name):
 			bad(l.Line, "LAN name %q: want 1-12 characters of a-z, 0-9, '-' and '_'", l.Name)
-		case lans[l.Name] != 0:
+		case has(lans, l.Name):
 			bad(l.Line, "duplicate LAN %q (first defined at line %d)", l.Name, lans[l.Name])
 		default:
 			lans[l.Name] = l.Line
@@ -337,9 +337,9 @@ func (t *Topology) Validate() error {
 		switch {
 		case !lanNameRe.MatchString(l.Name):
 			bad(l.Line, "link name %q: want 1-12 characters of a-z, 0-9, '-' and '_'", l.Name)
-		case links[l.Name] != 0:
+		case has(links, l.Name):
 			bad(l.Line, "duplicate link %q (first defined at line %d)", l.Name, links[l.Name])
-		case lans[l.Name] != 0:
+		case has(lans, l.Name):
 			bad(l.Line, "link %q has the name of a LAN", l.Name)
 		default:
 			links[l.Name] = l.Line
@@ -352,7 +352,7 @@ func (t *Topology) Validate() error {
 		switch {
 		case !nodeNameRe.MatchString(n.Name):
 			bad(n.Line, "node name %q: want 1-32 characters of a-z, 0-9, '-' and '_', starting with a letter or digit", n.Name)
-		case nodes[n.Name] != 0:
+		case has(nodes, n.Name):
 			bad(n.Line, "duplicate node %q (first defined at line %d)", n.Name, nodes[n.Name])
 		default:
 			nodes[n.Name] = n.Line
@@ -363,7 +363,7 @@ func (t *Topology) Validate() error {
 			switch {
 			case !ifNameRe.MatchString(i.Name) || i.Name == "lo":
 				bad(i.Line, "node %s: interface name %q: want 1-15 characters of letters, digits, '_', '.' and '-', not lo", n.Name, i.Name)
-			case ifaces[i.Name] != 0:
+			case has(ifaces, i.Name):
 				bad(i.Line, "node %s: duplicate interface %q (first defined at line %d)", n.Name, i.Name, ifaces[i.Name])
 			default:
 				ifaces[i.Name] = i.Line
@@ -373,9 +373,9 @@ func (t *Topology) Validate() error {
 				bad(i.Line, "node %s interface %s: give either lan or link, not both", n.Name, i.Name)
 			case i.LAN == "" && i.Link == "":
 				bad(i.Line, "node %s interface %s: needs a lan or a link", n.Name, i.Name)
-			case i.LAN != "" && lans[i.LAN] == 0:
+			case i.LAN != "" && !has(lans, i.LAN):
 				bad(i.Line, "node %s interface %s: unknown LAN %q", n.Name, i.Name, i.LAN)
-			case i.Link != "" && links[i.Link] == 0:
+			case i.Link != "" && !has(links, i.Link):
 				bad(i.Line, "node %s interface %s: unknown link %q", n.Name, i.Name, i.Link)
 			case i.Link != "":
 				linkEnds[i.Link] = append(linkEnds[i.Link], n.Name+":"+i.Name)
@@ -422,13 +422,15 @@ func (t *Topology) Validate() error {
 	return errors.Join(errs...)
 }
 
+func has(m map[string]int, k string) bool { _, ok := m[k]; return ok }
+
 func (t *Topology) validateRoute(n NodeSpec, r RouteSpec, connected []netip.Prefix, ifaces map[string]int, bad func(int, string, ...any)) {
 	if r.To != "default" {
 		if _, err := netip.ParsePrefix(r.To); err != nil {
 			bad(r.Line, "node %s: route to %q: want \"default\" or a CIDR prefix", n.Name, r.To)
 		}
 	}
-	if r.Dev != "" && ifaces[r.Dev] == 0 {
+	if r.Dev != "" && !has(ifaces, r.Dev) {
 		bad(r.Line, "node %s: route dev %q is not an interface of the node", n.Name, r.Dev)
 	}
 	if r.Via == "" {
