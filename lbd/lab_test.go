@@ -1,0 +1,227 @@
+package lbd
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"halab/lab"
+)
+
+// labTopology puts the article's balancer between a client LAN and the
+// application LAN, with the addresses of testdata/article.cfg.
+const labTopology = `
+name: lb1
+lans:
+  - name: front
+  - name: back
+nodes:
+  - name: client
+    role: client
+    interfaces:
+      - {name: eth0, lan: front, addresses: [10.0.1.10/24]}
+  - name: haproxy01
+    role: balancer
+    interfaces:
+      - {name: eth0, lan: front, addresses: [10.0.1.31/24]}
+      - {name: eth1, lan: back, addresses: [10.0.2.31/24]}
+  - name: app01
+    role: app
+    interfaces:
+      - {name: eth0, lan: back, addresses: [10.0.2.11/24]}
+  - name: app02
+    role: app
+    interfaces:
+      - {name: eth0, lan: back, addresses: [10.0.2.12/24]}
+`
+
+var (
+	labBinOnce sync.Once
+	labBinDir  string
+	labBinErr  error
+)
+
+// labBinaries builds lbd and labapp where nodes can see them (/var/tmp is
+// shared with the host; /tmp is not).
+func labBinaries(t *testing.T) string {
+	t.Helper()
+	labBinOnce.Do(func() {
+		dir, err := os.MkdirTemp("/var/tmp", "halab-lbd-lab-")
+		if err != nil {
+			labBinErr = err
+			return
+		}
+		out, err := exec.Command("go", "build", "-o", dir, "../cmd/lbd", "../cmd/labapp").CombinedOutput()
+		if err != nil {
+			labBinErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+		labBinDir = dir
+	})
+	require.NoError(t, labBinErr)
+	t.Cleanup(func() {
+		// The directory is removed by the last lab test; there is one.
+		os.RemoveAll(labBinDir)
+	})
+	return labBinDir
+}
+
+// curlReply is one answer as the client node saw it.
+type curlReply struct {
+	status     string
+	setCookies []string
+	app        string
+}
+
+var appField = regexp.MustCompile(`"app":"([^"]+)"`)
+
+func curl(t *testing.T, ctx context.Context, n *lab.Node, url string, hdrs ...string) curlReply {
+	t.Helper()
+	args := []string{"curl", "-s", "-i", "--max-time", "10", url}
+	for _, h := range hdrs {
+		args = append(args, "-H", h)
+	}
+	out, err := n.Run(ctx, args...)
+	require.NoError(t, err, out)
+	var r curlReply
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		if r.status == "" {
+			r.status = line
+			continue
+		}
+		if v, ok := strings.CutPrefix(strings.ToLower(line), "set-cookie: "); ok {
+			r.setCookies = append(r.setCookies, line[len(line)-len(v):])
+		}
+	}
+	if m := appField.FindStringSubmatch(out); m != nil {
+		r.app = m[1]
+	}
+	return r
+}
+
+// TestLabArticle runs the article's haproxy.cfg (testdata/article.cfg,
+// verbatim) under lbd on the balancer node, and the same configuration
+// with "bind" under Debian's haproxy, and checks the client sees the same:
+// round robin, JSESSIONID=app0N~value; HttpOnly;; Secure, stickiness, and
+// the reaction to an app node going away.
+func TestLabArticle(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("lab tests need root")
+	}
+	if _, err := os.Stat(haproxyBin); err != nil {
+		t.Skip("haproxy is not installed")
+	}
+	bin := labBinaries(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	topo, err := lab.ParseTopology("lb1.yaml", []byte(labTopology))
+	require.NoError(t, err)
+	l, err := lab.Up(ctx, topo)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = l.Down(context.Background()) })
+
+	article, err := os.ReadFile("haproxycfg/testdata/article.cfg")
+	require.NoError(t, err)
+	lbdCfg := filepath.Join(l.SharedDir(), "lbd.cfg")
+	require.NoError(t, os.WriteFile(lbdCfg, article, 0o644))
+	hapCfg := filepath.Join(l.SharedDir(), "haproxy.cfg")
+	withBind := strings.Replace(string(article), "frontend HTTP-Service *:8080", "frontend HTTP-Service\nbind *:8080", 1)
+	// haproxy would chroot and drop privileges to a user the node lacks.
+	withBind = regexp.MustCompile(`(?m)^\s*(chroot|user|group|daemon|stats socket).*$`).ReplaceAllString(withBind, "")
+	require.NoError(t, os.WriteFile(hapCfg, []byte(withBind), 0o644))
+
+	apps := map[string]*lab.Process{}
+	startApp := func(name string) {
+		p, err := l.MustNode(name).Start(ctx, lab.ProcSpec{Name: "labapp", Args: []string{filepath.Join(bin, "labapp"), "-listen", ":80"}})
+		require.NoError(t, err)
+		apps[name] = p
+	}
+	startApp("app01")
+	startApp("app02")
+	client := l.MustNode("client")
+	balancer := l.MustNode("haproxy01")
+	url := "http://10.0.1.31:8080/index.php"
+
+	run := func(name string, args []string) []string {
+		p, err := balancer.Start(ctx, lab.ProcSpec{Name: name, Args: args})
+		require.NoError(t, err)
+		defer func() {
+			sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer scancel()
+			_ = p.Stop(sctx)
+		}()
+		// Wait for the listener with a bare TCP connection, which moves
+		// no balancer state.
+		for i := 0; ; i++ {
+			if _, err := client.Run(ctx, "bash", "-c", "exec 3<>/dev/tcp/10.0.1.31/8080"); err == nil {
+				break
+			}
+			require.Less(t, i, 100, "%s does not answer", name)
+			time.Sleep(100 * time.Millisecond)
+		}
+		var out []string
+		var seq []string
+		var firstCookie string
+		for i := 0; i < 6; i++ {
+			r := curl(t, ctx, client, url)
+			seq = append(seq, r.app)
+			require.Len(t, r.setCookies, 1, name)
+			if i == 0 {
+				firstCookie = r.setCookies[0]
+			}
+		}
+		out = append(out, "sequence: "+strings.Join(seq, " "))
+		assert.Regexp(t, `^JSESSIONID=(app01|app02)~[0-9A-Za-z]+; HttpOnly;; Secure$`, firstCookie, name)
+		out = append(out, "set-cookie: "+regexp.MustCompile(`~[0-9A-Za-z]+`).ReplaceAllString(firstCookie, "~<v>"))
+		ck := strings.SplitN(firstCookie, ";", 2)[0]
+		for i := 0; i < 3; i++ {
+			out = append(out, "sticky: "+curl(t, ctx, client, url, "Cookie: "+ck).app)
+		}
+		return out
+	}
+	hap := run("haproxy", []string{haproxyBin, "-db", "-f", hapCfg})
+	ours := run("lbd", []string{filepath.Join(bin, "lbd"), "-db", "-f", lbdCfg})
+	assert.Equal(t, hap, ours)
+	assert.Equal(t, "sequence: app01 app02 app01 app02 app01 app02", ours[0])
+
+	// App02 goes away: lbd's tcp-check takes it out (default inter 2s,
+	// it falls at the first failure) and every request goes to app01,
+	// including those sticking to app02 (redispatch, new cookie).
+	p, err := balancer.Start(ctx, lab.ProcSpec{Name: "lbd2", Args: []string{filepath.Join(bin, "lbd"), "-db", "-f", lbdCfg}})
+	require.NoError(t, err)
+	defer p.Stop(context.Background())
+	time.Sleep(500 * time.Millisecond)
+	r := curl(t, ctx, client, url)
+	r = curl(t, ctx, client, url)
+	require.Equal(t, "app02", r.app)
+	ck := strings.SplitN(r.setCookies[0], ";", 2)[0]
+	require.NoError(t, apps["app02"].Signal(syscall.SIGKILL))
+	r = curl(t, ctx, client, url, "Cookie: "+ck)
+	assert.Equal(t, "app01", r.app)
+	assert.True(t, strings.HasPrefix(r.setCookies[0], "JSESSIONID=app01~"), r.setCookies)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		logs, _ := os.ReadFile(filepath.Join(balancer.LogDir(), "lbd2.log"))
+		if strings.Contains(string(logs), "Server HTTP-Service/App02 is DOWN, reason: Layer4 connection problem") {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "no DOWN log line:\n%s", logs)
+		time.Sleep(200 * time.Millisecond)
+	}
+	for i := 0; i < 3; i++ {
+		assert.Equal(t, "app01", curl(t, ctx, client, url).app)
+	}
+}
