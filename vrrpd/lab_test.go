@@ -107,7 +107,7 @@ func (c routerConf) render() string {
 
 // vrrpLab is a running two-router lab.
 type vrrpLab struct {
-	t      *testing.T
+	t      testing.TB
 	l      *lab.Lab
 	ctx    context.Context
 	procs  map[string]*lab.Process
@@ -116,7 +116,7 @@ type vrrpLab struct {
 	shared string
 }
 
-func requireLab(t *testing.T) {
+func requireLab(t testing.TB) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("lab test skipped in -short mode")
@@ -129,7 +129,7 @@ func requireLab(t *testing.T) {
 	}
 }
 
-func newVRRPLab(t *testing.T, name string) *vrrpLab {
+func newVRRPLab(t testing.TB, name string) *vrrpLab {
 	t.Helper()
 	requireLab(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
