@@ -63,8 +63,8 @@ type reaper struct {
 	mu      sync.Mutex
 	waiters map[int]chan unix.WaitStatus
 
-	detachOnce sync.Once
-	detach     chan struct{}
+	// detach asks the main thread to clear the parent-death signal.
+	detach chan chan error
 }
 
 func (r *reaper) run() {
@@ -87,7 +87,7 @@ func (r *reaper) run() {
 	}
 }
 
-func serveAgent(ln *net.UnixListener, detach chan struct{}) {
+func serveAgent(ln *net.UnixListener, detach chan chan error) {
 	r := &reaper{waiters: map[int]chan unix.WaitStatus{}, detach: detach}
 	go r.run()
 	// Signals sent to PID 1 from inside the node are caught and dropped, as
@@ -132,7 +132,12 @@ func (r *reaper) serve(c *net.UnixConn) {
 		return
 	}
 	if req.Op == "detach" {
-		r.detachOnce.Do(func() { close(r.detach) })
+		done := make(chan error, 1)
+		r.detach <- done
+		if err := <-done; err != nil {
+			reply(agentReply{Error: "detach: " + err.Error()}, nil)
+			return
+		}
 		reply(agentReply{}, nil)
 		return
 	}

@@ -67,12 +67,13 @@ func init() {
 	}
 	_, _ = ready.WriteString("ok")
 	_ = ready.Close()
-	detach := make(chan struct{})
+	detach := make(chan chan error)
 	go serveAgent(ln, detach)
-	<-detach
-	// The lab is up: the node outlives the process that built it.
-	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0)
-	select {}
+	for done := range detach {
+		// The lab is up: the node outlives the process that built it.
+		// Only the main thread can clear its parent-death signal.
+		done <- unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0)
+	}
 }
 
 // setupNode prepares the namespaces the init was started in.

@@ -4,6 +4,7 @@
 //	lab down [NAME|--all]           tear a lab down (idempotent, works after a crash)
 //	lab status [NAME]               nodes, interfaces, addresses and processes
 //	lab exec [-l NAME] NODE -- CMD  run a command in a node (a tty when interactive)
+//	lab trace NODE[:IFACE] [FILTER] print packets live, tcpdump style
 package main
 
 import (
@@ -28,6 +29,8 @@ const usage = `usage:
   lab down [NAME|--all]             tear a lab down (idempotent; cleans up after a crash)
   lab status [NAME]                 show nodes, interfaces, addresses and processes
   lab exec [-l NAME] NODE -- CMD... run a command inside a node (a tty when interactive)
+  lab trace [-l NAME] [-w DIR] NODE[:IFACE]... [FILTER]
+                                    print packets live, tcpdump style (vrrp, arp, tcp, host A, port N...)
 `
 
 func main() {
@@ -55,6 +58,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err == nil {
 			return code
 		}
+	case "trace":
+		err = cmdTrace(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
