@@ -2,9 +2,12 @@ package proxyd
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"net/http/httputil"
+	"strconv"
+	"strings"
 )
 
 // chunkedBody decodes a chunked body and consumes its trailer, leaving
@@ -55,4 +58,49 @@ func readAllLimit(r io.Reader, limit int64) ([]byte, error) {
 		return nil, errBodyTooLarge
 	}
 	return b, nil
+}
+
+// chunkedComplete reports whether br already holds a whole chunked body
+// (nginx then has it buffered and sends a Content-Length).
+func chunkedComplete(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Buffered())
+	for {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			return false
+		}
+		line := strings.TrimRight(string(b[:i]), "\r")
+		b = b[i+1:]
+		if j := strings.IndexByte(line, ';'); j >= 0 {
+			line = line[:j]
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(line), 16, 64)
+		if err != nil || n < 0 {
+			return false
+		}
+		if n == 0 {
+			// trailer lines up to an empty line
+			for {
+				i := bytes.IndexByte(b, '\n')
+				if i < 0 {
+					return false
+				}
+				if strings.TrimRight(string(b[:i]), "\r") == "" {
+					return true
+				}
+				b = b[i+1:]
+			}
+		}
+		if int64(len(b)) < n+1 {
+			return false
+		}
+		b = b[n:]
+		if len(b) > 0 && b[0] == '\r' {
+			b = b[1:]
+		}
+		if len(b) == 0 || b[0] != '\n' {
+			return false
+		}
+		b = b[1:]
+	}
 }

@@ -1,7 +1,10 @@
 package proxyd
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +38,7 @@ http {
 	upstream bkp { server {{DEAD1}}; server {{APP2}} backup; }
 	upstream lc { least_conn; server {{APP1}}; server {{APP2}}; }
 	upstream hsh { hash $request_uri; server {{APP1}}; server {{APP2}}; }
+	upstream kalive { server {{APP2}}; keepalive 4; }
 	upstream chsh { hash $request_uri consistent; server {{APP1}}; server {{APP2}}; }
 
 	server {
@@ -77,6 +81,13 @@ http {
 			proxy_pass http://single;
 		}
 		location /v11/ { proxy_http_version 1.1; proxy_set_header Connection ""; proxy_pass http://single; }
+		location /stream/ { proxy_http_version 1.1; proxy_request_buffering off; proxy_pass http://single; }
+		location /ka/ { proxy_http_version 1.1; proxy_set_header Connection ""; proxy_pass http://kalive; }
+		location /r200 { return 200; }
+		location /r404 { return 404; }
+		location /r444 { return 444; }
+		location /r302 { return 302 http://example.net/x; }
+		location /r403t { return 403 "custom $uri"; }
 		location /outer/ {
 			location ~ /outer/inner { return 200 "nested regex\n"; }
 			proxy_pass http://single;
@@ -192,6 +203,21 @@ var diffCases = []diffCase{
 	{"bad: te gzip", "127.0.0.1", []string{"POST /rr/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"}},
 	{"bad: body too large", "127.0.0.1", []string{req("POST", "/rr/big", "www.example.com", "Content-Length: 2000000")}},
 	{"bad: invalid host", "127.0.0.1", []string{"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"}},
+	{"large upload streamed", "127.0.0.1", []string{req("POST", "/single/up", "www.example.com", "Content-Length: 200000") + strings.Repeat("x", 200000)}},
+	{"large download", "127.0.0.1", []string{req("GET", "/single/big", "www.example.com")}},
+	{"expect 100-continue", "127.0.0.1", []string{req("POST", "/single/e", "www.example.com", "Expect: 100-continue", "Content-Length: 4") + "abcd"}},
+	{"chunked upload unbuffered", "127.0.0.1", []string{req("POST", "/stream/c", "www.example.com", "Transfer-Encoding: chunked") + "3\r\nabc\r\n0\r\n\r\n"}},
+	{"upstream keepalive", "127.0.0.1", []string{req("GET", "/ka/1", "www.example.com"), req("GET", "/ka/2", "www.example.com"), req("GET", "/ka/3", "www.example.com")}},
+	{"return no text", "127.0.0.1", []string{req("GET", "/r200", "www.example.com"), req("GET", "/r404", "www.example.com"), req("GET", "/r302", "www.example.com"), req("GET", "/r403t", "www.example.com")}},
+	{"return 444", "127.0.0.1", []string{req("GET", "/r444", "www.example.com")}},
+	{"pipelined", "127.0.0.1", []string{req("GET", "/rr/p1", "www.example.com") + req("GET", "/rr/p2", "www.example.com"), ""}},
+	{"escaped uri with replacement", "127.0.0.1", []string{req("GET", "/static/%2Fa%3Fb+c%C3%A9?x=%20", "www.example.com")}},
+	{"raw utf8 uri", "127.0.0.1", []string{req("GET", "/static/\xc3\xa9t\xc3\xa9", "www.example.com")}},
+	{"long header", "127.0.0.1", []string{req("GET", "/rr/long", "www.example.com", "X-Long: "+strings.Repeat("a", 9000))}},
+	{"many headers", "127.0.0.1", []string{req("GET", "/rr/many", "www.example.com", strings.Repeat("X-Many: 0123456789012345678901234567890123456789\r\n", 600)+"X-End: 1")}},
+	{"options star", "127.0.0.1", []string{"OPTIONS * HTTP/1.1\r\nHost: www.example.com\r\n\r\n"}},
+	{"unknown method", "127.0.0.1", []string{req("PURGE", "/rr/m", "www.example.com")}},
+	{"head on return", "127.0.0.1", []string{req("HEAD", "/ret", "www.example.com")}},
 }
 
 // TestDifferentialNginx sends one corpus to Debian's nginx and to proxyd
@@ -248,8 +274,12 @@ func TestDifferentialNginx(t *testing.T) {
 	}
 	ng := startNginx(t, diffConf, vars)
 	want := runCorpus(ng)
+	wantWS := wsExchange(ng.addr)
 	px := startProxyd(t, diffConf, vars)
 	got := runCorpus(px)
+	gotWS := wsExchange(px.addr)
+	assert.Contains(t, wantWS, "101 Switching Protocols")
+	assert.Equal(t, wantWS, gotWS, "websocket")
 
 	for i, c := range diffCases {
 		w, g := want[i], got[i]
@@ -273,4 +303,37 @@ func TestDifferentialNginx(t *testing.T) {
 			t.Errorf("%s differs:\n%s", name, d)
 		}
 	}
+}
+
+// wsExchange upgrades a connection through /ws/ws, sends bytes both ways
+// and returns what the client saw.
+func wsExchange(addr string) string {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return err.Error()
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprint(c, "GET /ws/ws HTTP/1.1\r\nHost: www.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Test-Id: ws\r\n\r\n")
+	br := bufio.NewReader(c)
+	res, err := readResponseHead(br, "GET")
+	if err != nil {
+		return err.Error()
+	}
+	var sb strings.Builder
+	sb.WriteString(res.statusLine + "\n")
+	for _, h := range res.headers {
+		if h.name != "Date" {
+			sb.WriteString(h.name + ": " + h.value + "\n")
+		}
+	}
+	for _, msg := range []string{"ping", "second message"} {
+		fmt.Fprint(c, msg)
+		buf := make([]byte, len(msg))
+		if _, err := io.ReadFull(br, buf); err != nil {
+			return sb.String() + err.Error()
+		}
+		sb.WriteString("echo: " + string(buf) + "\n")
+	}
+	return sb.String()
 }

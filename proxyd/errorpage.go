@@ -45,12 +45,17 @@ func errorPage(code int, serverTokens bool) []byte {
 		return nil
 	}
 	title, ok := pageTitles[code]
-	if !ok {
+	if !ok && code != 494 {
 		r, known := statusLines[code]
 		if !known {
 			return nil
 		}
 		title = strconv.Itoa(code) + " " + r
+	}
+	extra := ""
+	if code == 494 {
+		title = "400 Request Header Or Cookie Too Large"
+		extra = "<center>Request Header Or Cookie Too Large</center>\r\n"
 	}
 	tail := "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
 	if serverTokens {
@@ -60,8 +65,13 @@ func errorPage(code int, serverTokens bool) []byte {
 	b.WriteString("<html>\r\n<head><title>")
 	b.WriteString(title)
 	b.WriteString("</title></head>\r\n<body>\r\n<center><h1>")
-	b.WriteString(title)
+	if code == 494 {
+		b.WriteString("400 Bad Request")
+	} else {
+		b.WriteString(title)
+	}
 	b.WriteString("</h1></center>\r\n")
+	b.WriteString(extra)
 	b.WriteString(tail)
 	return []byte(b.String())
 }

@@ -41,14 +41,11 @@ func (x *exchange) prepareBody(s *config.Settings) (*reqBody, int) {
 	if r.contentLen < 0 && !r.chunked {
 		return b, 0
 	}
-	if r.expect100 && r.minor >= 1 {
-		_, _ = x.c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
-		_ = x.c.bw.Flush()
-	}
+	x.sendContinue()
 	x.bodyRead = true
 	_ = x.c.nc.SetReadDeadline(time.Now().Add(60 * time.Second))
 	switch {
-	case r.chunked && s.HTTPVersion == "1.1" && !s.RequestBuffering:
+	case r.chunked && s.HTTPVersion == "1.1" && !s.RequestBuffering && !chunkedComplete(x.c.br):
 		b.stream = &chunkedBody{br: x.c.br}
 		b.chunked = true
 	case r.chunked:

@@ -76,7 +76,9 @@ func (rt *runtime) relay(x *exchange, u *upConn, res *upResponse, pl *pool, pe *
 		}
 		x.hijacked = true
 		free(false)
-		tunnel(x.c, u)
+		n := tunnel(x.c, u)
+		x.bodySent += n
+		x.bytesSent += n
 		return
 	}
 	if res.status == 101 {

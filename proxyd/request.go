@@ -85,12 +85,12 @@ func readRequest(br *bufio.Reader) (*request, error) {
 		total += n
 		if err != nil {
 			if errors.Is(err, errLineTooLong) {
-				return r, &httpError{400, "client sent too long header line"}
+				return r, &httpError{494, "client sent too long header line"}
 			}
 			return r, &httpError{400, "client prematurely closed connection"}
 		}
 		if total > maxHeaderBytes {
-			return r, &httpError{400, "client sent too large request"}
+			return r, &httpError{494, "client sent too large request"}
 		}
 		if len(l) == 0 {
 			break

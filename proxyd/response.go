@@ -161,12 +161,25 @@ func (x *exchange) writeHead(h *respHead) *bodyWriter {
 // sendSpecial answers with nginx's built-in page for status (or an empty
 // body when nginx has none), as ngx_http_special_response_handler does.
 func (x *exchange) sendSpecial(status int, location string, tokens bool) {
+	x.sendSpecialFull(status, location, nil, tokens)
+}
+
+// sendSpecialHeaders is sendSpecial with extra headers after Connection.
+func (x *exchange) sendSpecialHeaders(status int, extra []header, tokens bool) {
+	x.sendSpecialFull(status, "", extra, tokens)
+}
+
+func (x *exchange) sendSpecialFull(status int, location string, extra []header, tokens bool) {
+	x.discardBeforeResponse()
 	page := errorPage(status, tokens)
+	if status == 494 { // "Request Header Or Cookie Too Large" goes out as 400
+		status = 400
+	}
 	switch status {
 	case 400, 413, 414, 500, 501: // as ngx_http_special_response_handler
 		x.keepAlive = false
 	}
-	h := &respHead{status: status, contentLength: int64(len(page)), location: location, serverTokens: tokens}
+	h := &respHead{status: status, contentLength: int64(len(page)), location: location, headers: extra, serverTokens: tokens}
 	if page != nil {
 		h.contentType = "text/html"
 	}
@@ -177,8 +190,22 @@ func (x *exchange) sendSpecial(status int, location string, tokens bool) {
 
 // sendText answers with a body given by "return CODE TEXT".
 func (x *exchange) sendText(status int, contentType, text string, tokens bool) {
+	x.discardBeforeResponse()
 	h := &respHead{status: status, contentType: contentType, contentLength: int64(len(text)), serverTokens: tokens}
 	bw := x.writeHead(h)
 	_, _ = io.WriteString(bw, text)
 	_ = x.c.bw.Flush()
+}
+
+// discardBeforeResponse drops an unread request body before nginx's own
+// responses, as ngx_http_discard_request_body does; when that is not
+// possible the connection will close.
+func (x *exchange) discardBeforeResponse() {
+	if x.bodyRead || x.req == nil {
+		return
+	}
+	if !x.discardBody() {
+		x.keepAlive = false
+	}
+	x.bodyRead = true
 }

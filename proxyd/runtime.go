@@ -202,11 +202,11 @@ func (rt *runtime) doReturn(x *exchange, ret *config.Return, s *config.Settings)
 		x.status = 444
 		x.keepAlive = false
 	case ret.Code == 301 || ret.Code == 302 || ret.Code == 303 || ret.Code == 307 || ret.Code == 308:
-		loc := text
-		if len(loc) > 0 && loc[0] == '/' {
-			loc = x.absoluteURL(loc)
+		if len(text) > 0 && text[0] == '/' {
+			x.sendSpecial(ret.Code, x.absoluteURL(text), s.ServerTokens)
+			return
 		}
-		x.sendSpecial(ret.Code, loc, s.ServerTokens)
+		x.sendSpecialHeaders(ret.Code, []header{{"Location", text}}, s.ServerTokens)
 	case ret.Text != "":
 		x.sendText(ret.Code, s.DefaultType, text, s.ServerTokens)
 	default:
@@ -214,6 +214,6 @@ func (rt *runtime) doReturn(x *exchange, ret *config.Return, s *config.Settings)
 			x.sendSpecial(ret.Code, "", s.ServerTokens)
 			return
 		}
-		x.sendText(ret.Code, "", "", s.ServerTokens)
+		x.sendText(ret.Code, s.DefaultType, "", s.ServerTokens)
 	}
 }

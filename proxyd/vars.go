@@ -39,6 +39,7 @@ type exchange struct {
 	keepaliveTimeout time.Duration // keepalive_timeout of the chosen location
 	hijacked         bool          // connection taken over (WebSocket)
 	bodyRead         bool          // request body consumed
+	continued        bool          // 100 Continue sent
 }
 
 // variable returns the value of an nginx variable and whether it was

@@ -9,9 +9,12 @@ import (
 
 // tunnel copies bytes both ways between an upgraded client connection and
 // its upstream until either side closes, as nginx does after a 101.
-func tunnel(c *clientConn, u *upConn) {
+// It returns the bytes sent to the client, which nginx logs as
+// $body_bytes_sent.
+func tunnel(c *clientConn, u *upConn) int64 {
 	_ = c.nc.SetDeadline(time.Time{})
 	_ = u.nc.SetDeadline(time.Time{})
+	var toClient int64
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
@@ -21,11 +24,12 @@ func tunnel(c *clientConn, u *upConn) {
 	}()
 	go func() {
 		defer wg.Done()
-		_, _ = io.Copy(c.nc, u.br)
+		toClient, _ = io.Copy(c.nc, u.br)
 		closeWrite(c.nc)
 	}()
 	wg.Wait()
 	u.close()
+	return toClient
 }
 
 func closeWrite(c net.Conn) {
