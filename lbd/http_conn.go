@@ -221,11 +221,12 @@ func (c *clientConn) handle(req *Request, cbr *bufio.Reader, bw *bufio.Writer, s
 		sc.close()
 		return false, nil
 	}
-	if !serverKeep {
+	if serverKeep {
+		srv.putIdle(sc)
+	} else {
 		sc.close()
-		sc = nil
 	}
-	return keep, sc
+	return keep, nil
 }
 
 // requestRules runs the http-request rules of a proxy. It reports whether

@@ -101,6 +101,9 @@ func (c *clientConn) connect(be *Backend, srv *Server, sc *serverConn) (*serverC
 		return sc, nil
 	}
 	sc.close()
+	if idle := srv.getIdle(); idle != nil {
+		return idle, nil
+	}
 	d := net.Dialer{Timeout: be.Cfg.Timeouts.Connect}
 	if d.Timeout == 0 {
 		d.Timeout = 30 * time.Second

@@ -218,6 +218,11 @@ func (in *Instance) Drain(ctx context.Context) error {
 	go func() {
 		in.connWG.Wait()
 		in.checkWG.Wait()
+		for _, b := range in.Backends {
+			for _, s := range b.Servers {
+				s.closeIdle()
+			}
+		}
 		close(done)
 	}()
 	select {

@@ -40,6 +40,9 @@ type Server struct {
 	hrsp       [6]atomic.Uint64 // 1xx..5xx, other
 
 	lb lbNode // balancer bookkeeping, guarded by the balancer's lock
+
+	idle       []idleConn // kept-alive connections, guarded by mu
+	closedPool bool
 }
 
 // lbNode holds per-server fields the balancing algorithms keep.
