@@ -420,3 +420,22 @@ func TestNotRoot(t *testing.T) {
 	_, err = os.Stat(NetnsPath("lt-noroot", "client"))
 	assert.True(t, errors.Is(err, os.ErrNotExist))
 }
+
+func TestPointToPointLinksAndRoutes(t *testing.T) {
+	requireRoot(t)
+	// Three routers in a line: r00 reaches r02's far address through r01,
+	// which forwards; r02 answers through its default route.
+	topo := chainTopology("lt-chain", 3)
+	topo.Nodes[2].Routes = []RouteSpec{{To: "default", Via: "10.2.1.1"}}
+	require.NoError(t, topo.Validate())
+	l, err := Up(context.Background(), topo)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = l.Down(context.Background()) })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := l.MustNode("r00").Run(ctx, "ping", "-n", "-c1", "-W3", "10.2.1.2")
+	require.NoError(t, err, out)
+	out, err = l.MustNode("r00").Run(ctx, "ip", "-o", "link", "show", "right")
+	require.NoError(t, err)
+	assert.Contains(t, out, MAC("lt-chain", "r00", "right").String())
+}
