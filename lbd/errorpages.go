@@ -46,3 +46,14 @@ func writeError(w *bufio.Writer, code int, keep bool) bool {
 	w.Flush()
 	return keep
 }
+
+// writeRawError writes the error page the way HAProxy's HTTP/1 parser
+// sends it when the request could not even be parsed: the canned message
+// as stored, with its mixed-case header names, then close.
+func writeRawError(w *bufio.Writer, code int) {
+	p := errorPages[code]
+	body := fmt.Sprintf("<html><body><h1>%d %s</h1>\n%s\n</body></html>\n", code, p.reason, p.text)
+	fmt.Fprintf(w, "HTTP/1.1 %d %s\r\nContent-length: %d\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n%s",
+		code, p.reason, len(body), body)
+	w.Flush()
+}

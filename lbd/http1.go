@@ -183,13 +183,6 @@ func ReadRequest(br *bufio.Reader) (*Request, error) {
 		return nil, fmt.Errorf("%w: request line %q", errBadRequest, start)
 	}
 	r := &Request{Method: parts[0], URI: parts[1], Proto: parts[2], Header: h, length: -1}
-	if hosts := h.Values("Host"); len(hosts) > 1 {
-		for _, v := range hosts[1:] {
-			if v != hosts[0] {
-				return nil, fmt.Errorf("%w: several different host headers", errBadRequest)
-			}
-		}
-	}
 	if err := frameBody(h, &r.chunked, &r.length); err != nil {
 		return nil, err
 	}

@@ -69,7 +69,7 @@ func (c *clientConn) serveHTTP() {
 		_, err := br.Peek(1)
 		if !c.setIdle(false) || err != nil {
 			if first && errors.Is(err, os.ErrDeadlineExceeded) {
-				writeError(bw, 408, false)
+				writeRawError(bw, 408)
 			}
 			return
 		}
@@ -82,7 +82,13 @@ func (c *clientConn) serveHTTP() {
 				code = 408
 			}
 			fe.countStatus(code)
-			writeError(bw, code, false)
+			writeRawError(bw, code)
+			return
+		}
+		if !singleHost(req.Header) {
+			fe.reqErr.Add(1)
+			fe.countStatus(400)
+			writeError(bw, 400, false)
 			return
 		}
 		c.conn.SetReadDeadline(deadline(t.Client))
@@ -140,13 +146,15 @@ func (c *clientConn) handle(req *Request, cbr *bufio.Reader, bw *bufio.Writer, s
 	c.forwardedFor(tx, be)
 	pers := be.requestCookie(req)
 
-	// Hop-by-hop fields are HAProxy's to decide.
-	req.Header.Del("Connection")
-	req.Header.Del("Keep-Alive")
-	req.Header.Del("Proxy-Connection")
+	// The connection mode is HAProxy's to decide: it drops the "close" and
+	// "keep-alive" tokens and states its own, keeping the HTTP version.
+	stripConnTokens(&req.Header)
 	serverClose := be.Cfg.HTTPServerClose || fe.Cfg.HTTPServerClose
-	if serverClose {
+	switch {
+	case serverClose && req.Proto != "HTTP/1.0":
 		req.Header.Add("connection", "close")
+	case !serverClose && req.Proto == "HTTP/1.0":
+		req.Header.Add("connection", "keep-alive")
 	}
 
 	srv, sc, resp, code := c.exchange(tx, be, pers, req, sc)
@@ -178,25 +186,29 @@ func (c *clientConn) handle(req *Request, cbr *bufio.Reader, bw *bufio.Writer, s
 
 	serverKeep := !resp.toClose && !serverClose && !resp.Header.hasToken("Connection", "close") &&
 		resp.Proto != "HTTP/1.0"
-	resp.Header.Del("Connection")
-	resp.Header.Del("Keep-Alive")
+	stripConnTokens(&resp.Header)
 	chunkOut := resp.chunked
 	if resp.toClose {
-		if req.Proto == "HTTP/1.1" {
+		if keep && req.Proto == "HTTP/1.1" {
 			chunkOut = true
 			resp.Header.Add("transfer-encoding", "chunked")
 		} else {
 			keep = false
 		}
 	}
-	if !keep {
+	// Like HAProxy, the status line keeps the server's version; the
+	// connection mode is only spelled out where the version does not
+	// imply it.
+	switch {
+	case !keep && resp.Proto != "HTTP/1.0":
 		resp.Header.Add("connection", "close")
-	} else if req.Proto == "HTTP/1.0" {
+	case keep && (req.Proto == "HTTP/1.0" || resp.Proto == "HTTP/1.0"):
 		resp.Header.Add("connection", "keep-alive")
 	}
 
 	c.conn.SetWriteDeadline(deadline(fe.Cfg.Timeouts.Client))
-	bw.WriteString("HTTP/1.1 ")
+	bw.WriteString(resp.Proto)
+	bw.WriteByte(' ')
 	bw.WriteString(strconv.Itoa(resp.Status))
 	if resp.Reason != "" {
 		bw.WriteByte(' ')
@@ -221,7 +233,7 @@ func (c *clientConn) handle(req *Request, cbr *bufio.Reader, bw *bufio.Writer, s
 		sc.close()
 		return false, nil
 	}
-	if serverKeep {
+	if serverKeep && sc.br.Buffered() == 0 {
 		srv.putIdle(sc)
 	} else {
 		sc.close()
@@ -276,4 +288,39 @@ func (c *clientConn) forwardedFor(tx *txn, be *Backend) {
 
 func drain(r io.Reader) {
 	io.CopyN(io.Discard, r, 1<<20)
+}
+
+// stripConnTokens removes the "close" and "keep-alive" tokens from the
+// Connection fields, dropping fields left empty; other tokens stay.
+func stripConnTokens(h *Header) {
+	out := (*h)[:0]
+	for _, f := range *h {
+		if strings.EqualFold(f.Name, "Connection") {
+			var keep []string
+			for _, t := range strings.Split(f.Value, ",") {
+				t = strings.TrimSpace(t)
+				if t != "" && !strings.EqualFold(t, "close") && !strings.EqualFold(t, "keep-alive") {
+					keep = append(keep, t)
+				}
+			}
+			if len(keep) == 0 {
+				continue
+			}
+			f.Value = strings.Join(keep, ", ")
+		}
+		out = append(out, f)
+	}
+	*h = out
+}
+
+// singleHost reports whether the Host fields, if several, agree; HAProxy
+// rejects a request carrying different ones.
+func singleHost(h Header) bool {
+	hosts := h.Values("Host")
+	for _, v := range hosts {
+		if v != hosts[0] {
+			return false
+		}
+	}
+	return true
 }

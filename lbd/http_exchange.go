@@ -127,7 +127,9 @@ func (c *clientConn) roundTrip(be *Backend, sc *serverConn, req *Request) (*Resp
 	w.WriteString(req.Method)
 	w.WriteByte(' ')
 	w.WriteString(req.URI)
-	w.WriteString(" HTTP/1.1\r\n")
+	w.WriteByte(' ')
+	w.WriteString(req.Proto)
+	w.WriteString("\r\n")
 	writeHeader(w, req.Header)
 	w.WriteString("\r\n")
 	n, err := writeBody(w, req.Body, req.chunked)
@@ -143,7 +145,9 @@ func (c *clientConn) roundTrip(be *Backend, sc *serverConn, req *Request) (*Resp
 	for {
 		resp, err := ReadResponse(sc.br, req.Method)
 		if err != nil {
-			return nil, reused && req.length == 0 && sc.br.Buffered() == 0, err
+			// A reused connection that fails before a valid response
+			// (closed by the server, or left dirty) is retried once.
+			return nil, reused && req.length == 0 && !req.chunked, err
 		}
 		if resp.Status/100 == 1 && resp.Status != 101 {
 			continue
