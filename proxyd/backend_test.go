@@ -152,6 +152,9 @@ func (b *backend) respond(c net.Conn, br *bufio.Reader, method, path string, bod
 		return false
 	case strings.HasSuffix(p, "/redirect"):
 		fmt.Fprintf(c, "HTTP/1.1 302 Found\r\nLocation: http://%s/next\r\nContent-Length: 0\r\nX-Backend: %s\r\n\r\n", c.LocalAddr(), b.name)
+	case strings.HasSuffix(p, "/pause"):
+		time.Sleep(700 * time.Millisecond)
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(msg), msg)
 	case strings.HasSuffix(p, "/big"):
 		big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
 		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n", len(big))

@@ -70,7 +70,7 @@ func run(args []string, stderr io.Writer) int {
 	}
 	var extra []*nginxconf.Directive
 	if opts.globals != "" {
-		extra, err = nginxconf.Parse("command line", []byte(opts.globals), filepath.Dir(conf))
+		extra, err = nginxconf.Parse(nginxconf.CommandLine, []byte(opts.globals), filepath.Dir(conf))
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: [emerg] %s\n", name, nginxMsg(err))
 			return 1

@@ -29,6 +29,10 @@ func (d *Directive) Errorf(format string, args ...any) *Error {
 	return &Error{File: d.File, Line: d.Line, Msg: fmt.Sprintf(format, args...)}
 }
 
+// CommandLine is the file name of directives given with -g; nginx names
+// it without a line number.
+const CommandLine = "command line"
+
 // Error is a configuration error located in a file.
 type Error struct {
 	File string
@@ -49,6 +53,9 @@ func (e *Error) Error() string {
 func (e *Error) Nginx() string {
 	if e.File == "" {
 		return e.Msg
+	}
+	if e.File == CommandLine {
+		return e.Msg + " in " + CommandLine
 	}
 	return fmt.Sprintf("%s in %s:%d", e.Msg, e.File, e.Line)
 }

@@ -1,0 +1,132 @@
+package proxyd
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"halab/proxyd/config"
+)
+
+const reloadConf = `
+daemon off;
+error_log {{DIR}}/error.log;
+events {}
+http {
+	access_log {{ACCESS}};
+	server {
+		listen {{LISTEN}};
+		location = /v { return 200 "{{VERSION}}"; }
+		location / { proxy_pass http://{{APP}}; }
+	}
+}
+`
+
+func loadConf(t *testing.T, dir string, vars map[string]string) *config.Config {
+	t.Helper()
+	path := filepath.Join(dir, "nginx.conf")
+	require.NoError(t, os.WriteFile(path, []byte(render(reloadConf, vars)), 0o644))
+	cfg, err := config.Load(path, config.Options{Prefix: dir + "/"})
+	require.NoError(t, err)
+	return cfg
+}
+
+func httpGet(c *http.Client, url string) (int, string, error) {
+	res, err := c.Get(url)
+	if err != nil {
+		return 0, "", err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return res.StatusCode, string(b), err
+}
+
+// TestReloadKeepsRequestsInFlight reloads while a proxied request is in
+// flight: it completes, new requests see the new configuration, idle
+// keep-alive connections of the old one are closed, and a configuration
+// that cannot start leaves the running one in place.
+func TestReloadKeepsRequestsInFlight(t *testing.T) {
+	app := startBackend(t, "app", "127.0.0.1:0")
+	dir := t.TempDir()
+	vars := map[string]string{"DIR": dir, "LISTEN": freePort(t, "127.0.0.1"), "APP": app.addr(),
+		"VERSION": "v1", "ACCESS": filepath.Join(dir, "access.log")}
+	srv, err := New(loadConf(t, dir, vars), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	defer srv.Close()
+	base := "http://" + vars["LISTEN"]
+	client := &http.Client{Timeout: 5 * time.Second}
+
+	st, body, err := httpGet(client, base+"/v")
+	require.NoError(t, err)
+	require.Equal(t, "v1", body, st)
+
+	slow := make(chan string, 1)
+	go func() {
+		_, b, err := httpGet(&http.Client{Timeout: 5 * time.Second}, base+"/x/pause")
+		if err != nil {
+			b = err.Error()
+		}
+		slow <- b
+	}()
+	time.Sleep(200 * time.Millisecond)
+	vars["VERSION"] = "v2"
+	require.NoError(t, srv.Reload(loadConf(t, dir, vars)))
+
+	st, body, err = httpGet(&http.Client{Timeout: 5 * time.Second}, base+"/v")
+	require.NoError(t, err)
+	assert.Equal(t, "v2", body, st)
+	select {
+	case b := <-slow:
+		assert.True(t, strings.HasPrefix(b, "app GET /x/pause"), b)
+	case <-time.After(5 * time.Second):
+		t.Fatal("in-flight request lost")
+	}
+
+	// the kept-alive client connection from before was closed by the
+	// reload; the client transparently reconnects and sees v2
+	st, body, err = httpGet(client, base+"/v")
+	require.NoError(t, err)
+	assert.Equal(t, "v2", body, st)
+
+	// an access log that cannot be opened fails the reload; v2 keeps running
+	vars["VERSION"] = "v3"
+	vars["ACCESS"] = filepath.Join(dir, "missing-dir", "access.log")
+	err = srv.Reload(loadConf(t, dir, vars))
+	require.Error(t, err)
+	_, body, err = httpGet(client, base+"/v")
+	require.NoError(t, err)
+	assert.Equal(t, "v2", body)
+}
+
+func TestGracefulShutdownFinishesRequests(t *testing.T) {
+	app := startBackend(t, "app", "127.0.0.1:0")
+	dir := t.TempDir()
+	vars := map[string]string{"DIR": dir, "LISTEN": freePort(t, "127.0.0.1"), "APP": app.addr(),
+		"VERSION": "v1", "ACCESS": "off"}
+	srv, err := New(loadConf(t, dir, vars), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	slow := make(chan string, 1)
+	go func() {
+		_, b, err := httpGet(&http.Client{Timeout: 5 * time.Second}, "http://"+vars["LISTEN"]+"/x/pause")
+		if err != nil {
+			b = err.Error()
+		}
+		slow <- b
+	}()
+	time.Sleep(200 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, srv.Shutdown(ctx))
+	assert.True(t, strings.HasPrefix(<-slow, "app GET /x/pause"))
+	_, _, err = httpGet(&http.Client{Timeout: time.Second}, "http://"+vars["LISTEN"]+"/v")
+	assert.Error(t, err, "listener closed")
+}
