@@ -5,6 +5,8 @@
 //	lab status [NAME]               nodes, interfaces, addresses and processes
 //	lab exec [-l NAME] NODE -- CMD  run a command in a node (a tty when interactive)
 //	lab trace NODE[:IFACE] [FILTER] print packets live, tcpdump style
+//	lab ui [NAME]                   a live teaching page of a running lab
+//	lab graph FILE [-o PREFIX]      draw a topology as dot and SVG
 package main
 
 import (
@@ -31,6 +33,9 @@ const usage = `usage:
   lab exec [-l NAME] NODE -- CMD... run a command inside a node (a tty when interactive)
   lab trace [-l NAME] [-w DIR] NODE[:IFACE]... [FILTER]
                                     print packets live, tcpdump style (vrrp, arp, tcp, host A, port N...)
+  lab ui [NAME] [--listen 127.0.0.1:PORT]
+                                    serve a live page of a running lab (prints its URL and token)
+  lab graph FILE [-o PREFIX]        write the topology as PREFIX.dot and PREFIX.svg
 `
 
 func main() {
@@ -60,6 +65,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	case "trace":
 		err = cmdTrace(ctx, args[1:], stdout, stderr)
+	case "ui":
+		err = cmdUI(ctx, args[1:], stdout, stderr)
+	case "graph":
+		err = cmdGraph(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
