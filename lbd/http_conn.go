@@ -68,11 +68,21 @@ func (c *clientConn) serveHTTP() {
 		}
 		_, err := br.Peek(1)
 		if !c.setIdle(false) || err != nil {
-			if first && errors.Is(err, os.ErrDeadlineExceeded) {
-				writeRawError(bw, 408)
+			if first && err != nil {
+				// HAProxy counts a connection closed or timed out before
+				// its first request as a failed request (400 or 408).
+				code := 400
+				if errors.Is(err, os.ErrDeadlineExceeded) {
+					code = 408
+					writeRawError(bw, 408)
+				}
+				fe.reqTotal.Add(1)
+				fe.reqErr.Add(1)
+				fe.countStatus(code)
 			}
 			return
 		}
+		fe.reqTotal.Add(1)
 		c.conn.SetReadDeadline(deadline(firstSet(t.HTTPRequest, t.Client)))
 		req, err := ReadRequest(br)
 		if err != nil {
@@ -92,7 +102,6 @@ func (c *clientConn) serveHTTP() {
 			return
 		}
 		c.conn.SetReadDeadline(deadline(t.Client))
-		fe.reqTotal.Add(1)
 		keep, nsc := c.handle(req, br, bw, sc)
 		sc = nsc
 		if !keep {
@@ -122,8 +131,9 @@ func (c *clientConn) handle(req *Request, cbr *bufio.Reader, bw *bufio.Writer, s
 	}
 	if st := fe.Cfg.Stats; st != nil && st.Enabled && strings.HasPrefix(req.URI, st.URI) {
 		drain(req.Body)
+		k := c.serveStats(tx, bw, keep)
 		fe.countStatus(200)
-		return c.serveStats(tx, bw, keep), sc
+		return k, sc
 	}
 	be := fe.backendFor(tx)
 	if be == nil {
@@ -258,8 +268,9 @@ func (c *clientConn) requestRules(tx *txn, px *haproxycfg.Proxy, bw *bufio.Write
 			return true, writeError(bw, r.Status, keep)
 		case "use-service":
 			drain(tx.req.Body)
+			k := c.servePrometheus(tx, bw, keep)
 			c.fe.countStatus(200)
-			return true, c.servePrometheus(tx, bw, keep)
+			return true, k
 		default:
 			applyHeaderRule(r, &tx.req.Header, tx)
 		}

@@ -90,9 +90,16 @@ func (in *Instance) Prometheus() string {
 			}
 		}
 	}
-	states := []string{"DOWN", "UP", "MAINT", "DRAIN", "NOLB"}
-	for typ, name := range map[int]string{1: "haproxy_backend_status", 2: "haproxy_server_status"} {
+	for _, tn := range []struct {
+		typ  int
+		name string
+	}{{1, "haproxy_backend_status"}, {2, "haproxy_server_status"}} {
+		typ, name := tn.typ, tn.name
 		family(promMetric{name, "Current status of the service, per state label value.", "gauge"})
+		states := []string{"DOWN", "UP", "MAINT", "DRAIN", "NOLB"}
+		if typ == 1 {
+			states = states[:2]
+		}
 		for _, r := range rows {
 			if r.typ != typ {
 				continue
@@ -106,7 +113,7 @@ func (in *Instance) Prometheus() string {
 			}
 		}
 	}
-	for typ, name := range map[int]string{0: "haproxy_frontend_http_responses_total", 1: "haproxy_backend_http_responses_total", 2: "haproxy_server_http_responses_total"} {
+	for typ, name := range []string{"haproxy_frontend_http_responses_total", "haproxy_backend_http_responses_total", "haproxy_server_http_responses_total"} {
 		family(promMetric{name, "Total number of HTTP responses with status 100-199 returned by this object since the worker process started", "counter"})
 		for _, r := range rows {
 			if r.typ != typ {
