@@ -46,8 +46,10 @@ func (b *builder) instance(s *kaconf.Stmt, cfg *Config, scripts map[string]*Scri
 			}
 		case "state":
 			if err = needArgs(st, 1); err == nil {
-				// keepalived compares case-sensitively and falls back to BACKUP.
-				switch st.Args[0] {
+				// keepalived 2.2 compares case-sensitively and falls back to
+				// BACKUP; the article writes "state Master", so vrrpd reads
+				// the state in any case and says where keepalived would differ.
+				switch strings.ToUpper(st.Args[0]) {
 				case "MASTER":
 					in.WantMaster = true
 				case "BACKUP":
@@ -57,6 +59,9 @@ func (b *builder) instance(s *kaconf.Stmt, cfg *Config, scripts map[string]*Scri
 				default:
 					b.warn(st, "(%s) unknown state '%s', defaulting to BACKUP", in.Name, st.Args[0])
 					in.WantMaster = false
+				}
+				if up := strings.ToUpper(st.Args[0]); up != st.Args[0] && (up == "MASTER" || up == "BACKUP") {
+					b.warn(st, "(%s) state '%s' read as %s (keepalived 2.2 reads only upper case and would start as BACKUP)", in.Name, st.Args[0], up)
 				}
 			}
 		case "virtual_router_id":

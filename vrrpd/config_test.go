@@ -114,14 +114,14 @@ mystery {
 	}
 	assert.Equal(t, []string{
 		"k.conf:4: Unknown keyword 'bogus'",
-		"k.conf:8: (V) unknown state 'Master', defaulting to BACKUP",
+		"k.conf:8: (V) state 'Master' read as MASTER (keepalived 2.2 reads only upper case and would start as BACKUP)",
 		"k.conf:10: Unknown keyword 'frobnicate'",
 		"k.conf:13: Truncating auth_pass to 8 characters",
 		"k.conf:17: static_routes is not supported by vrrpd - ignoring",
 		"k.conf:19: Unknown keyword 'mystery'",
 	}, ws)
 	in := cfg.Instances[0]
-	assert.False(t, in.WantMaster)
+	assert.True(t, in.WantMaster, "state Master is read as MASTER")
 	assert.Equal(t, "Security", in.AuthPass)
 	assert.Equal(t, "10.0.0.1/32", in.VIPs[0].Prefix.String())
 	assert.Equal(t, "lb1", cfg.Global.RouterID)
