@@ -439,3 +439,27 @@ func TestPointToPointLinksAndRoutes(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, out, MAC("lt-chain", "r00", "right").String())
 }
+
+func TestStatusShowsVRRP(t *testing.T) {
+	l := upTopology(t, "simple.yaml", "lt-vrrp", WithoutRun())
+	ctx := context.Background()
+	// What vrrpd publishes in the node's private /run.
+	doc := `{"instances":[{"name":"lb_nginx","interface":"eth0","vrid":111,"state":"MASTER","configured_priority":85,"effective_priority":95,"master":"10.0.1.11","vips":["10.0.1.100/32"]}]}`
+	_, err := l.MustNode("nginx01").Run(ctx, "sh", "-c", "mkdir -p /run/vrrpd && echo '"+doc+"' > /run/vrrpd/status.json")
+	require.NoError(t, err)
+	st, err := l.Status()
+	require.NoError(t, err)
+	var got []VRRPStatus
+	for _, n := range st {
+		if n.Name == "nginx01" {
+			got = n.VRRP
+		} else {
+			assert.Empty(t, n.VRRP, n.Name)
+		}
+	}
+	require.Len(t, got, 1)
+	assert.Equal(t, VRRPStatus{Name: "lb_nginx", Interface: "eth0", VRID: 111, State: "MASTER", ConfiguredPriority: 85, EffectivePriority: 95, Master: "10.0.1.11", VIPs: []string{"10.0.1.100/32"}}, got[0])
+	var b strings.Builder
+	WriteStatus(&b, l.Name(), st)
+	assert.Contains(t, b.String(), "95 (configured 85)")
+}

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -21,6 +22,39 @@ type NodeStatus struct {
 	Netns      string        `json:"netns"`
 	Interfaces []IfaceStatus `json:"interfaces"`
 	Processes  []ProcStatus  `json:"processes"`
+	VRRP       []VRRPStatus  `json:"vrrp,omitempty"`
+}
+
+// VRRPStatus is one VRRP instance as the node's vrrpd reports it in its
+// status file (/run/vrrpd/status.json inside the node).
+type VRRPStatus struct {
+	Name               string   `json:"name"`
+	Interface          string   `json:"interface"`
+	VRID               int      `json:"vrid"`
+	State              string   `json:"state"`
+	ConfiguredPriority int      `json:"configured_priority"`
+	EffectivePriority  int      `json:"effective_priority"`
+	Master             string   `json:"master,omitempty"`
+	VIPs               []string `json:"vips"`
+}
+
+// vrrpStatusFile is where vrrpd publishes its status inside a node.
+const vrrpStatusFile = "run/vrrpd/status.json"
+
+// VRRP reads the node's VRRP status, if a vrrpd runs there. The node's
+// private /run is reached through its init's root.
+func (n *Node) VRRP() []VRRPStatus {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/root/%s", n.initPID, vrrpStatusFile))
+	if err != nil {
+		return nil
+	}
+	var doc struct {
+		Instances []VRRPStatus `json:"instances"`
+	}
+	if json.Unmarshal(b, &doc) != nil {
+		return nil
+	}
+	return doc.Instances
 }
 
 // IfaceStatus is an interface of a node as the kernel reports it.
@@ -50,6 +84,7 @@ func (l *Lab) Status() ([]NodeStatus, error) {
 			return nil, err
 		}
 		st.Interfaces = ifs
+		st.VRRP = n.VRRP()
 		out = append(out, st)
 	}
 	return out, nil
@@ -173,6 +208,21 @@ func WriteStatus(w io.Writer, lab string, nodes []NodeStatus) {
 		}
 	}
 	tw.Flush()
+	var vrrp bool
+	for _, n := range nodes {
+		vrrp = vrrp || len(n.VRRP) > 0
+	}
+	if vrrp {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NODE\tVRRP INSTANCE\tVRID\tSTATE\tPRIORITY\tMASTER\tVIPS")
+		for _, n := range nodes {
+			for _, v := range n.VRRP {
+				fmt.Fprintf(tw, "%s\t%s (%s)\t%d\t%s\t%d (configured %d)\t%s\t%s\n", n.Name, v.Name, v.Interface, v.VRID, v.State, v.EffectivePriority, v.ConfiguredPriority, v.Master, strings.Join(v.VIPs, " "))
+			}
+		}
+		tw.Flush()
+	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tPID\tNODE-PID\tCOMMAND")
