@@ -20,6 +20,8 @@ type Backend struct {
 
 	cumConns atomic.Uint64
 	reqTotal atomic.Uint64
+	bytesIn  atomic.Uint64
+	bytesOut atomic.Uint64
 	hrsp     [6]atomic.Uint64
 }
 

@@ -94,6 +94,8 @@ type clientConn struct {
 	src  netip.AddrPort
 	dst  netip.AddrPort
 
+	out *countWriter // bytes sent to the client
+
 	mu     sync.Mutex
 	idle   bool
 	closed bool

@@ -319,3 +319,15 @@ func (c *chunkedBody) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}

@@ -18,6 +18,7 @@ import (
 type serverConn struct {
 	srv  *Server
 	conn net.Conn
+	out  *countWriter
 	br   *bufio.Reader
 	bw   *bufio.Writer
 	used bool // already carried a request: a failure may be a stale close
@@ -50,7 +51,8 @@ func deadline(d time.Duration) time.Time {
 func (c *clientConn) serveHTTP() {
 	fe := c.fe
 	br := bufio.NewReaderSize(c.conn, 16<<10)
-	bw := bufio.NewWriterSize(c.conn, 16<<10)
+	c.out = &countWriter{w: c.conn}
+	bw := bufio.NewWriterSize(c.out, 16<<10)
 	var sc *serverConn
 	defer func() { sc.close() }()
 	t := fe.Cfg.Timeouts
@@ -228,9 +230,8 @@ func (c *clientConn) handle(req *Request, cbr *bufio.Reader, bw *bufio.Writer, s
 	writeHeader(bw, resp.Header)
 	bw.WriteString("\r\n")
 	sc.conn.SetReadDeadline(deadline(be.Cfg.Timeouts.Server))
-	n, err := writeBody(bw, resp.Body, chunkOut)
-	srv.bytesOut.Add(uint64(n))
-	fe.bytesOut.Add(uint64(n))
+	sent := c.out.n - int64(bw.Buffered())
+	_, err := writeBody(bw, resp.Body, chunkOut)
 	// The server is done once its response is read: release it before the
 	// last bytes reach the client, so that a client's next request sees
 	// the connection count already lowered (leastconn).
@@ -239,6 +240,11 @@ func (c *clientConn) handle(req *Request, cbr *bufio.Reader, bw *bufio.Writer, s
 	if ferr := bw.Flush(); err == nil {
 		err = ferr
 	}
+	// Response bytes, head included, as HAProxy's bytes_out counts them.
+	n := uint64(c.out.n - sent)
+	srv.bytesOut.Add(n)
+	be.bytesOut.Add(n)
+	fe.bytesOut.Add(n)
 	if err != nil {
 		sc.close()
 		return false, nil

@@ -112,7 +112,8 @@ func (c *clientConn) connect(be *Backend, srv *Server, sc *serverConn) (*serverC
 	if err != nil {
 		return nil, errors.Join(errConnect, err)
 	}
-	return &serverConn{srv: srv, conn: conn, br: bufio.NewReaderSize(conn, 16<<10), bw: bufio.NewWriterSize(conn, 16<<10)}, nil
+	out := &countWriter{w: conn}
+	return &serverConn{srv: srv, conn: conn, out: out, br: bufio.NewReaderSize(conn, 16<<10), bw: bufio.NewWriterSize(out, 16<<10)}, nil
 }
 
 // roundTrip sends req on sc and reads the response head (skipping interim
@@ -132,12 +133,16 @@ func (c *clientConn) roundTrip(be *Backend, sc *serverConn, req *Request) (*Resp
 	w.WriteString("\r\n")
 	writeHeader(w, req.Header)
 	w.WriteString("\r\n")
-	n, err := writeBody(w, req.Body, req.chunked)
-	sc.srv.bytesIn.Add(uint64(n))
-	c.fe.bytesIn.Add(uint64(n))
+	start := sc.out.n
+	_, err := writeBody(w, req.Body, req.chunked)
 	if ferr := w.Flush(); err == nil {
 		err = ferr
 	}
+	// Request bytes, head included, as HAProxy's bytes_in counts them.
+	n := uint64(sc.out.n - start)
+	sc.srv.bytesIn.Add(n)
+	be.bytesIn.Add(n)
+	c.fe.bytesIn.Add(n)
 	if err != nil {
 		return nil, reused && req.length == 0, err
 	}

@@ -134,6 +134,7 @@ func (in *Instance) CSV() string {
 			f[10], f[12] = u(r.dreq), u(r.ereq)
 			f[48] = u(r.reqTot)
 		case 1, 2:
+			f[2], f[3] = "0", "0"
 			f[13], f[14], f[15], f[16] = u(r.econ), u(r.eresp), u(r.wretr), u(r.wredis)
 			f[18], f[19], f[20] = strconv.Itoa(r.weight), strconv.Itoa(r.act), strconv.Itoa(r.bck)
 			f[30] = u(r.lbtot)

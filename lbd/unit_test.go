@@ -1,0 +1,216 @@
+package lbd
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"halab/lbd/haproxycfg"
+)
+
+func TestReplaceValues(t *testing.T) {
+	tests := []struct {
+		re, repl, in, want string
+	}{
+		// The article's two rules, applied in turn.
+		{`(.*)`, `\1; HttpOnly;`, "JSESSIONID=app01~abc", "JSESSIONID=app01~abc; HttpOnly;"},
+		{`(.*)`, `\1; Secure`, "JSESSIONID=app01~abc; HttpOnly;", "JSESSIONID=app01~abc; HttpOnly;; Secure"},
+		// Per comma-separated element; matched ones lose their blanks.
+		{`^(b)$`, `B\1`, "a, b,c", "a,Bb,c"},
+		{`^a$`, `z`, "a, b,a", "z, b,z"},
+		// The whole element becomes the replacement, not just the match.
+		{`old`, `new`, "foo-old-bar", "new"},
+		{`x(\d)`, `\x41\1\\`, "x7", `A7\`},
+	}
+	for _, tc := range tests {
+		assert.Equal(t, tc.want, replaceValues(regexp.MustCompile(tc.re), tc.repl, tc.in), "%s on %q", tc.re, tc.in)
+	}
+}
+
+func TestApplyHeaderRules(t *testing.T) {
+	h := Header{{"Host", "a"}, {"X-Rep", "foo-old"}, {"X-Del", "1"}, {"x-del", "2"}, {"X-Set", "old"}}
+	tx := &txn{src: netip.MustParseAddrPort("192.0.2.1:5555"), dst: netip.MustParseAddrPort("10.0.0.1:80"),
+		fe: &Frontend{Name: "fe"}, req: &Request{Header: h}}
+	rules := []*haproxycfg.HTTPRule{
+		{Action: "replace-header", Name: "x-rep", Regexp: regexp.MustCompile(`(.*)-old`), Value: `\1-new`},
+		{Action: "del-header", Name: "X-DEL"},
+		{Action: "set-header", Name: "X-Set", Value: "%[src]:%cp via %f %%"},
+		{Action: "add-header", Name: "X-Add", Value: "%[req.hdr(host)]"},
+	}
+	for _, r := range rules {
+		applyHeaderRule(r, &h, tx)
+	}
+	assert.Equal(t, Header{{"Host", "a"}, {"X-Rep", "foo-new"}, {"X-Set", "192.0.2.1:5555 via fe %"}, {"X-Add", "a"}}, h)
+}
+
+func TestACLs(t *testing.T) {
+	parse := func(line string) *haproxycfg.Cond {
+		cfg, err := haproxycfg.Parse([]haproxycfg.Source{{Name: "t", Data: []byte(
+			"frontend f\nbind :1\nacl host hdr(host) -i Example.COM\nacl static path_beg /static /img\n" +
+				"acl lan src 10.0.0.0/8\nacl dom hdr_dom(host) example\nacl post method POST\n" +
+				"use_backend b if " + line + "\nbackend b\n")}}, nil)
+		require.NoError(t, err)
+		return cfg.Proxies[0].UseBackends[0].Cond
+	}
+	tx := func(src, method, uri string, hdrs ...string) *txn {
+		var h Header
+		for i := 0; i+1 < len(hdrs); i += 2 {
+			h.Add(hdrs[i], hdrs[i+1])
+		}
+		return &txn{src: netip.MustParseAddrPort(src), req: &Request{Method: method, URI: uri, Header: h}}
+	}
+	tests := []struct {
+		cond string
+		tx   *txn
+		want bool
+	}{
+		{"host", tx("1.2.3.4:1", "GET", "/", "Host", "example.com"), true},
+		{"host", tx("1.2.3.4:1", "GET", "/", "Host", "other.com"), false},
+		{"static", tx("1.2.3.4:1", "GET", "/img/x.png?q"), true},
+		{"!static", tx("1.2.3.4:1", "GET", "/img/x.png"), false},
+		{"lan", tx("10.1.2.3:1", "GET", "/"), true},
+		{"lan", tx("[::ffff:10.1.2.3]:1", "GET", "/"), true},
+		{"lan static", tx("10.1.2.3:1", "GET", "/"), false},
+		{"lan || static", tx("1.1.1.1:1", "GET", "/static/a"), true},
+		{"dom", tx("1.1.1.1:1", "GET", "/", "Host", "www.example.org"), true},
+		{"{ path /metrics }", tx("1.1.1.1:1", "GET", "/metrics"), true},
+		{"{ path /metrics }", tx("1.1.1.1:1", "GET", "/metrics/x"), false},
+		{"post or { path_end .php }", tx("1.1.1.1:1", "GET", "/index.php"), true},
+	}
+	for _, tc := range tests {
+		assert.Equal(t, tc.want, tc.tx.evalCond(parse(tc.cond)), tc.cond)
+	}
+	unless := parse("lan")
+	unless.Unless = true
+	assert.False(t, tx("10.0.0.1:1", "GET", "/").evalCond(unless))
+}
+
+func testBackend(cookie string, servers ...string) *Backend {
+	cfg, err := haproxycfg.Parse([]haproxycfg.Source{{Name: "t", Data: []byte(
+		"defaults\nmode http\nbackend be\n" + cookie + "\n" + strings.Join(servers, "\n") + "\n")}}, nil)
+	if err != nil {
+		panic(err)
+	}
+	in := &Instance{Cfg: cfg}
+	return newBackend(in, cfg.Proxies[0])
+}
+
+func TestCookiePersistence(t *testing.T) {
+	prefix := testBackend("cookie JSESSIONID prefix nocache", "server a 1.1.1.1:80 cookie app01", "server b 1.1.1.2:80 cookie app02")
+	req := &Request{Header: Header{{"Cookie", "x=1; JSESSIONID=app02~v42; y=2"}}}
+	p := prefix.requestCookie(req)
+	require.NotNil(t, p.srv)
+	assert.Equal(t, "b", p.srv.Name)
+	assert.Equal(t, "x=1; JSESSIONID=v42; y=2", req.Header[0].Value)
+	h := Header{{"Set-Cookie", "JSESSIONID=v43; Path=/"}, {"Set-Cookie", "other=1"}}
+	prefix.serverSetCookies(&h, prefix.Servers[0])
+	assert.Equal(t, "JSESSIONID=app01~v43; Path=/", h[0].Value)
+	assert.Equal(t, "other=1", h[1].Value)
+
+	insert := testBackend("cookie SRV insert indirect nocache httponly secure domain .x.org", "server a 1.1.1.1:80 cookie s1")
+	req = &Request{Header: Header{{"Cookie", "SRV=s1"}}}
+	p = insert.requestCookie(req)
+	assert.Equal(t, insert.Servers[0], p.srv)
+	assert.Empty(t, req.Header, "indirect removes the cookie and the emptied header")
+	h = nil
+	insert.insertCookie(&h, insert.Servers[0], p, 200)
+	assert.Empty(t, h, "a client holding a valid cookie gets none")
+	h = Header{{"Cache-Control", "max-age=60"}}
+	insert.insertCookie(&h, insert.Servers[0], persistence{}, 200)
+	assert.Equal(t, Header{{"Cache-Control", "max-age=60"}, {"set-cookie", "SRV=s1; path=/; domain=.x.org; HttpOnly; Secure"}, {"cache-control", "private"}}, h)
+
+	rewrite := testBackend("cookie JSESSIONID rewrite", "server a 1.1.1.1:80 cookie s1")
+	h = Header{{"Set-Cookie", "JSESSIONID=abc; Path=/"}}
+	rewrite.serverSetCookies(&h, rewrite.Servers[0])
+	assert.Equal(t, "JSESSIONID=s1; Path=/", h[0].Value)
+
+	assert.False(t, cacheable(Header{{"Cache-Control", "public"}}, 200))
+	assert.False(t, cacheable(Header{{"Cache-Control", "max-age=5, private"}}, 200))
+	assert.False(t, cacheable(Header{{"Expires", "x"}}, 500))
+	assert.True(t, cacheable(Header{{"Expires", "x"}}, 404))
+}
+
+func TestHTTP1Framing(t *testing.T) {
+	raw := "POST /a?b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Trailer: 1\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n"
+	br := bufio.NewReader(strings.NewReader(raw))
+	req, err := ReadRequest(br)
+	require.NoError(t, err)
+	assert.Equal(t, "/a", req.Path())
+	body, err := io.ReadAll(req.Body)
+	require.NoError(t, err)
+	assert.Equal(t, "abc", string(body))
+	next, err := ReadRequest(br)
+	require.NoError(t, err)
+	assert.Equal(t, "/next", next.URI)
+
+	for _, bad := range []string{"GET /\r\n\r\n", "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n", "GET / HTTP/1.1\r\n folded\r\n\r\n",
+		"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"} {
+		_, err := ReadRequest(bufio.NewReader(strings.NewReader(bad)))
+		assert.Error(t, err, bad)
+	}
+	resp, err := ReadResponse(bufio.NewReader(strings.NewReader("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")), "HEAD")
+	require.NoError(t, err)
+	assert.Equal(t, int64(0), resp.length)
+	resp, err = ReadResponse(bufio.NewReader(strings.NewReader("HTTP/1.0 200 OK\r\n\r\nuntil close")), "GET")
+	require.NoError(t, err)
+	assert.True(t, resp.toClose)
+
+	h := Header{{"Connection", "keep-alive, X-Foo"}, {"connection", "close"}, {"A", "b"}}
+	stripConnTokens(&h)
+	assert.Equal(t, Header{{"Connection", "X-Foo"}, {"A", "b"}}, h)
+}
+
+// TestStatsListen serves the statistics from a "listen" section with no
+// servers, as haproxy setups commonly do, with basic authentication.
+func TestStatsListen(t *testing.T) {
+	app := startApp(t, "app01")
+	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	stats := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg := diffDefaults + "frontend fe\nbind " + listen + "\ndefault_backend be\nbackend be\nserver s1 " + app.Addr + "\n" +
+		"listen stats\nbind " + stats + "\nstats enable\nstats uri /\nstats auth admin:secret\n"
+	_, in := startLBD(t, cfg, listen)
+	_ = in
+	get(t, listen, "/")
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get("http://" + stats + "/;csv")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, 401, resp.StatusCode)
+	req, _ := http.NewRequest("GET", "http://"+stats+"/;csv", nil)
+	req.SetBasicAuth("admin", "secret")
+	resp, err = c.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.Contains(t, string(body), "be,s1,0,0,0,1,,1,")
+	req, _ = http.NewRequest("GET", "http://"+stats+"/", nil)
+	req.SetBasicAuth("admin", "secret")
+	resp, err = c.Do(req)
+	require.NoError(t, err)
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Contains(t, string(body), "<td>s1</td>")
+}
+
+func TestHAProxyHandler(t *testing.T) {
+	var b strings.Builder
+	log := slog.New(NewHAProxyHandler(&b, slog.LevelInfo))
+	log.Warn("Server be/s1 is DOWN")
+	log.Error("backend 'be' has no server available!")
+	log.Debug("hidden")
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	require.Len(t, lines, 2)
+	assert.Regexp(t, `^\[WARNING\]  \(\d+\) : Server be/s1 is DOWN$`, lines[0])
+	assert.Regexp(t, `^\[ALERT\]    \(\d+\) : backend 'be' has no server available!$`, lines[1])
+}
