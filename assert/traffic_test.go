@@ -114,7 +114,9 @@ func TestHeadersAndAddresses(t *testing.T) {
 	)
 	reqs[0].Header = map[string]string{"Server": "nginx"}
 	reqs[1].Header = map[string]string{"Server": "proxyd"}
-	msg := check(func(r TestingT) { TrafficOf(r, "web", reqs).SetCookieMatches(`^JSESSIONID=app0[12]~\w+; HttpOnly; Secure$`) })
+	msg := check(func(r TestingT) {
+		TrafficOf(r, "web", reqs).SetCookieMatches(`^JSESSIONID=app0[12]~\w+; HttpOnly; Secure$`)
+	})
 	assert.Contains(t, msg, "1 of 2 answers without: #1: Set-Cookie: JSESSIONID=XYZ")
 	msg = check(func(r TestingT) { TrafficOf(r, "web", reqs).HeaderMatches("server", "^nginx") })
 	assert.Contains(t, msg, "header Server matching `^nginx`")
