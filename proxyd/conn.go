@@ -22,6 +22,7 @@ type clientConn struct {
 	requests int
 	rt       *runtime // configuration the connection was accepted under
 	idle     atomic.Bool
+	hijacked bool // buffers still used by a tunnel; not pooled
 }
 
 // clientHeaderTimeout is nginx's client_header_timeout default.
@@ -80,7 +81,11 @@ func (c *clientConn) serve(ctx context.Context) {
 		}
 		x.keepAlive = req.keepAlive
 		c.rt.handle(ctx, x)
-		if err := c.bw.Flush(); err != nil || !x.keepAlive || x.hijacked {
+		if x.hijacked {
+			c.hijacked = true
+			return
+		}
+		if err := c.bw.Flush(); err != nil || !x.keepAlive {
 			return
 		}
 		keepaliveTimeout = x.keepaliveTimeout

@@ -88,7 +88,9 @@ func (rt *runtime) relay(x *exchange, u *upConn, res *upResponse, pl *pool, pe *
 	}
 	bw := x.writeHead(h)
 	body := res.bodyReader(u.br, x.req.method)
-	buf := make([]byte, 32<<10)
+	bufp := copyBufPool.Get().(*[]byte)
+	defer copyBufPool.Put(bufp)
+	buf := *bufp
 	complete := true
 	for {
 		_ = u.nc.SetReadDeadline(time.Now().Add(s.ReadTimeout))

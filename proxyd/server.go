@@ -5,7 +5,6 @@
 package proxyd
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -96,7 +95,9 @@ func (s *Server) bind(addrs []netip.AddrPort) ([]netip.AddrPort, error) {
 		if _, ok := s.listeners[a]; ok {
 			continue
 		}
-		var lc net.ListenConfig
+		// accepted connections get no TCP keep-alive probes, as in nginx
+		// without so_keepalive
+		lc := net.ListenConfig{KeepAlive: -1}
 		l, err := lc.Listen(s.ctx, "tcp", a.String())
 		if err != nil {
 			for _, b := range added {
@@ -137,14 +138,11 @@ func (s *Server) acceptLoop(l net.Listener) {
 			continue
 		}
 		delay = 0
-		if tc, ok := nc.(*net.TCPConn); ok {
-			_ = tc.SetNoDelay(true)
-		}
 		c := &clientConn{
 			id:     s.nextID.Add(1),
 			nc:     nc,
-			br:     bufio.NewReaderSize(nc, 8<<10),
-			bw:     bufio.NewWriterSize(nc, 32<<10),
+			br:     getReader(&cReaderPool, nc),
+			bw:     getWriter(nc),
 			remote: addrPortOf(nc.RemoteAddr()),
 			local:  addrPortOf(nc.LocalAddr()),
 			rt:     s.rt.Load(),
@@ -162,6 +160,10 @@ func (s *Server) acceptLoop(l net.Listener) {
 		go func() {
 			defer s.connsWG.Done()
 			c.serve(s.ctx)
+			if !c.hijacked {
+				putReader(&cReaderPool, c.br)
+				putWriter(c.bw)
+			}
 			s.mu.Lock()
 			delete(s.conns, c)
 			s.mu.Unlock()

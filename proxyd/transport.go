@@ -22,19 +22,23 @@ type upConn struct {
 	cached bool // taken from the keep-alive cache
 }
 
-func (u *upConn) close() { _ = u.nc.Close() }
+func (u *upConn) close() {
+	_ = u.nc.Close()
+	if u.br != nil {
+		putReader(&upReaderPool, u.br)
+		u.br = nil
+	}
+}
 
-// dial connects to a peer within timeout.
+// dial connects to a peer within timeout. ctx only cancels the dial.
 func dial(ctx context.Context, addr netip.AddrPort, timeout time.Duration) (*upConn, error) {
-	d := net.Dialer{Timeout: timeout}
+	// no TCP keep-alive probes on upstream connections (nginx's default)
+	d := net.Dialer{Timeout: timeout, KeepAlive: -1}
 	nc, err := d.DialContext(ctx, "tcp", addr.String())
 	if err != nil {
 		return nil, err
 	}
-	if tc, ok := nc.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true)
-	}
-	return &upConn{nc: nc, br: bufio.NewReaderSize(nc, 16<<10), addr: addr}, nil
+	return &upConn{nc: nc, br: getReader(&upReaderPool, nc), addr: addr}, nil
 }
 
 // connCache keeps idle upstream connections for reuse ("keepalive N" in an

@@ -228,6 +228,8 @@ func daemonize(name string, args []string, stderr io.Writer) int {
 // SIGQUIT stops gracefully.
 func serve(name, conf, prefix string, extra []*nginxconf.Directive, cfg *config.Config, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	stopProfile := startProfile()
+	defer stopProfile()
 	srv, err := proxyd.New(cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: [emerg] %v\n", name, err)
