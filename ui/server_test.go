@@ -362,7 +362,7 @@ func TestRenderTimeline(t *testing.T) {
 	t0 := time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)
 	tl := Timeline{
 		Start: t0, End: t0.Add(10 * time.Second),
-		Lanes: []Lane{{Name: "nginx01", Spans: []Span{{From: t0, To: t0.Add(4 * time.Second), State: "MASTER"}, {From: t0.Add(4 * time.Second), To: t0.Add(10 * time.Second), State: "NONE"}}}},
+		Lanes:    []Lane{{Name: "nginx01", Spans: []Span{{From: t0, To: t0.Add(4 * time.Second), State: "MASTER"}, {From: t0.Add(4 * time.Second), To: t0.Add(10 * time.Second), State: "NONE"}}}},
 		Requests: []ProbeResult{{Time: t0.Add(time.Second), OK: true, App: "app01"}, {Time: t0.Add(5 * time.Second), Error: "refused"}},
 		Events:   []Event{{Time: t0.Add(4 * time.Second), Kind: "fault", Text: "kill vrrpd on <nginx01>"}},
 	}
@@ -426,4 +426,3 @@ func TestProcName(t *testing.T) {
 	assert.True(t, ok)
 	assert.Equal(t, "/a.conf", v)
 }
-
