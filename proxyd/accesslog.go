@@ -56,6 +56,32 @@ func (l *logFiles) close() {
 	l.files = nil
 }
 
+// reopen opens every file again (after log rotation) and closes the old
+// descriptors, as nginx does on SIGUSR1.
+func (l *logFiles) reopen() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var first error
+	for path, lf := range l.files {
+		if lf.f == os.Stderr {
+			continue
+		}
+		nf, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			if first == nil {
+				first = fmt.Errorf(`open() "%s" failed (%w)`, path, err)
+			}
+			continue
+		}
+		lf.mu.Lock()
+		old := lf.f
+		lf.f = nf
+		lf.mu.Unlock()
+		_ = old.Close()
+	}
+	return first
+}
+
 func (f *logFile) write(line []byte) {
 	f.mu.Lock()
 	_, _ = f.f.Write(line)
@@ -168,6 +194,9 @@ func escapeJSON(b *strings.Builder, v string) {
 // writeAccessLog writes the exchange to every access log of its level.
 func (rt *runtime) writeAccessLog(x *exchange, s *config.Settings) {
 	for _, al := range s.AccessLogs {
+		if strings.HasPrefix(al.Path, "syslog:") {
+			continue
+		}
 		f, err := rt.logs.open(al.Path)
 		if err != nil {
 			continue

@@ -130,12 +130,26 @@ func req(method, path, host string, extra ...string) string {
 	return s + "\r\n"
 }
 
+// manyPaths is one GET for each of a dozen keys under prefix.
+func manyPaths(prefix string) []string {
+	var out []string
+	for _, k := range []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"} {
+		out = append(out, req("GET", prefix+k, "www.example.com"))
+	}
+	return out
+}
+
 var diffCases = []diffCase{
 	{"article root", "127.0.0.1", []string{req("GET", "/", "www.example.com")}},
 	{"article other client", "127.1.2.3", []string{req("GET", "/x?a=1&b=2", "www.example.com")}},
 	{"article third client", "127.5.6.7", []string{req("GET", "/y", "www.example.com", "Referer: http://r/", "X-Forwarded-For: 1.2.3.4")}},
 	{"ip_hash fourth", "127.200.1.1", []string{req("GET", "/", "www.example.com")}},
 	{"ip_hash fifth", "127.33.44.55", []string{req("GET", "/", "www.example.com")}},
+	{"ip_hash 6", "127.1.1.1", []string{req("GET", "/", "www.example.com")}},
+	{"ip_hash 7", "127.2.3.1", []string{req("GET", "/", "www.example.com")}},
+	{"ip_hash 8", "127.77.0.1", []string{req("GET", "/", "www.example.com")}},
+	{"ip_hash 9", "127.128.64.32", []string{req("GET", "/", "www.example.com")}},
+	{"ip_hash 10", "127.250.250.250", []string{req("GET", "/", "www.example.com")}},
 	{"unknown host default server", "127.0.0.1", []string{req("GET", "/", "nobody.test")}},
 	{"host with port and case", "127.0.0.1", []string{req("GET", "/", "WWW.Example.COM:8080")}},
 	{"host trailing dot", "127.0.0.1", []string{req("GET", "/", "www.example.com.")}},
@@ -153,8 +167,8 @@ var diffCases = []diffCase{
 	{"rr 3", "127.0.0.1", []string{req("GET", "/rr/3", "www.example.com")}},
 	{"rr 4", "127.0.0.1", []string{req("GET", "/rr/4", "www.example.com")}},
 	{"least_conn", "127.0.0.1", []string{req("GET", "/lc/1", "www.example.com"), req("GET", "/lc/2", "www.example.com")}},
-	{"hash", "127.0.0.1", []string{req("GET", "/hash/a", "www.example.com"), req("GET", "/hash/b", "www.example.com"), req("GET", "/hash/c", "www.example.com")}},
-	{"consistent hash", "127.0.0.1", []string{req("GET", "/chash/a", "www.example.com"), req("GET", "/chash/b", "www.example.com"), req("GET", "/chash/c", "www.example.com")}},
+	{"hash", "127.0.0.1", manyPaths("/hash/")},
+	{"consistent hash", "127.0.0.1", manyPaths("/chash/")},
 	{"uri replacement", "127.0.0.1", []string{req("GET", "/direct/x/y?z=1", "www.example.com")}},
 	{"auto redirect", "127.0.0.1", []string{req("GET", "/direct", "www.example.com")}},
 	{"merge slashes and dots", "127.0.0.1", []string{req("GET", "//rr/./a/../b", "www.example.com")}},

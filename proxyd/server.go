@@ -221,6 +221,17 @@ func (s *Server) retire(rt *runtime) {
 	rt.connDone()
 }
 
+// ReopenLogs reopens the access and error logs, for log rotation.
+func (s *Server) ReopenLogs() error {
+	err := s.errFiles.reopen()
+	if rt := s.rt.Load(); rt != nil {
+		if e := rt.logs.reopen(); err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
 // Shutdown stops gracefully, as nginx on SIGQUIT: stop accepting, let
 // requests in flight finish, close idle connections. It returns when all
 // connections are done or ctx ends (then it closes them).

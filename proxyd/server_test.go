@@ -130,3 +130,27 @@ func TestGracefulShutdownFinishesRequests(t *testing.T) {
 	_, _, err = httpGet(&http.Client{Timeout: time.Second}, "http://"+vars["LISTEN"]+"/v")
 	assert.Error(t, err, "listener closed")
 }
+
+func TestReopenLogs(t *testing.T) {
+	app := startBackend(t, "app", "127.0.0.1:0")
+	dir := t.TempDir()
+	access := filepath.Join(dir, "access.log")
+	vars := map[string]string{"DIR": dir, "LISTEN": freePort(t, "127.0.0.1"), "APP": app.addr(), "VERSION": "v1", "ACCESS": access}
+	srv, err := New(loadConf(t, dir, vars), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	defer srv.Close()
+	client := &http.Client{Timeout: 5 * time.Second}
+	_, _, err = httpGet(client, "http://"+vars["LISTEN"]+"/v")
+	require.NoError(t, err)
+	require.NoError(t, os.Rename(access, access+".1"))
+	require.NoError(t, srv.ReopenLogs())
+	_, _, err = httpGet(client, "http://"+vars["LISTEN"]+"/v?after")
+	require.NoError(t, err)
+	old, err := os.ReadFile(access + ".1")
+	require.NoError(t, err)
+	cur, err := os.ReadFile(access)
+	require.NoError(t, err)
+	assert.Contains(t, string(old), "GET /v HTTP/1.1")
+	assert.Contains(t, string(cur), "GET /v?after HTTP/1.1")
+	assert.NotContains(t, string(cur), "GET /v HTTP/1.1")
+}

@@ -260,7 +260,9 @@ func serve(name, conf, prefix string, extra []*nginxconf.Directive, cfg *config.
 			_ = srv.Shutdown(context.Background())
 			return 0
 		case syscall.SIGUSR1:
-			log.Info("reopening logs")
+			if err := srv.ReopenLogs(); err != nil {
+				log.Error("reopening logs", "err", err)
+			}
 		default:
 			log.Info("exiting")
 			srv.Close()
