@@ -197,11 +197,14 @@ func TestLabArticleSite(t *testing.T) {
 		assert.Equal(t, "10.0.2.11", s.PeerIP)
 		assert.Equal(t, fmt.Sprintf("/page%d?x=%d", i, i), s.URI)
 	}
-	logText, err := proxy.Run(ctx, "cat", "/var/log/nginx/www.example.com_access.log")
-	require.NoError(t, err)
-	lines := strings.Split(strings.TrimSpace(logText), "\n")
-	require.GreaterOrEqual(t, len(lines), 5)
-	last := lines[len(lines)-1]
+	// the line is written just after the response, as in nginx
+	var last string
+	require.Eventually(t, func() bool {
+		logText, err := proxy.Run(ctx, "cat", "/var/log/nginx/www.example.com_access.log")
+		lines := strings.Split(strings.TrimSpace(logText), "\n")
+		last = lines[len(lines)-1]
+		return err == nil && strings.Contains(last, "/page4")
+	}, 5*time.Second, 20*time.Millisecond)
 	assert.Regexp(t, `^10\.0\.1\.10 - - \[\d\d/\w\w\w/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "GET /page4\?x=4 HTTP/1\.1" 200 \d+ "-" "labtest" "-"$`, last)
 
 	// app01 dies: the request fails over to app02 (error -> next upstream)

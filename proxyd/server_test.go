@@ -142,10 +142,19 @@ func TestReopenLogs(t *testing.T) {
 	client := &http.Client{Timeout: 5 * time.Second}
 	_, _, err = httpGet(client, "http://"+vars["LISTEN"]+"/v")
 	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		cur, _ := os.ReadFile(access)
+		return strings.Contains(string(cur), "GET /v HTTP/1.1")
+	}, 5*time.Second, 10*time.Millisecond)
 	require.NoError(t, os.Rename(access, access+".1"))
 	require.NoError(t, srv.ReopenLogs())
 	_, _, err = httpGet(client, "http://"+vars["LISTEN"]+"/v?after")
 	require.NoError(t, err)
+	// the log line is written just after the response, as in nginx
+	require.Eventually(t, func() bool {
+		cur, _ := os.ReadFile(access)
+		return strings.Contains(string(cur), "GET /v?after HTTP/1.1")
+	}, 5*time.Second, 10*time.Millisecond)
 	old, err := os.ReadFile(access + ".1")
 	require.NoError(t, err)
 	cur, err := os.ReadFile(access)
