@@ -80,6 +80,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.log.Info(fmt.Sprintf("(%s) started", ic.Name), "interface", ic.Interface, "vrid", ic.VRID,
 			"version", ic.Version, "priority", ic.Priority, "source", in.src.String(), "unicast", ic.Unicast())
 	}
+	d.buildGroups()
 	for _, in := range d.instances {
 		go d.readLoop(runCtx, in)
 	}
@@ -193,6 +194,19 @@ func (d *Daemon) readLoop(ctx context.Context, in *instance) {
 		case d.events <- rxEvent{in: in, pkt: p}:
 		case <-ctx.Done():
 			return
+		}
+	}
+}
+
+// buildGroups joins instances into their vrrp_sync_groups.
+func (d *Daemon) buildGroups() {
+	for _, sg := range d.cfg.SyncGroups {
+		g := newSyncGroup(sg, d.log, func(cmd string) { runNotify(d.log, cmd) })
+		for _, in := range d.instances {
+			if in.cfg.SyncGroup == sg.Name {
+				in.group = g
+				g.add(in.fsm)
+			}
 		}
 	}
 }

@@ -78,9 +78,13 @@ type FSM struct {
 	masterAdverInt time.Duration
 	deadline       time.Time // adver timer (master) or master down timer (backup); zero = none
 	preemptAt      time.Time // preempt_delay: lower priority master tolerated until then
-	fault          bool
+	fault          bool      // own tracking fault
 	faultReason    string
+	groupFault     bool // another member of the sync group is faulty
+	groupReason    string
 	waitInit       bool // weight-0 scripts have not reported yet
+	gate           masterGate
+	wantMaster     bool // down timer fired, held back by the gate
 
 	masterAddr netip.Addr
 	masterPrio int
@@ -98,6 +102,16 @@ type FSMStats struct {
 	ReleasedMaster  uint64
 	Transitions     uint64
 }
+
+// masterGate lets a sync group hold a member in BACKUP until every member
+// wants to be master, as keepalived does to avoid thrashing.
+type masterGate interface {
+	canGoMaster(f *FSM) bool
+}
+
+// WantsMaster reports whether a backup's Master_Down_Timer fired while its
+// sync group held it back.
+func (f *FSM) WantsMaster() bool { return f.state == StateBackup && f.wantMaster }
 
 // NewFSM returns a state machine in Initialize. local is the source address
 // of our adverts.
@@ -184,8 +198,8 @@ func (f *FSM) Start() {
 	if f.state != StateInit || f.waitInit {
 		return
 	}
-	if f.fault {
-		f.setState(StateFault, f.faultReason)
+	if f.fault || f.groupFault {
+		f.setState(StateFault, f.faultText())
 		f.deadline = time.Time{}
 		return
 	}
@@ -204,12 +218,14 @@ func (f *FSM) Start() {
 }
 
 func (f *FSM) enterBackup(reason string) {
+	f.wantMaster = false
 	f.setState(StateBackup, reason)
 	f.preemptAt = time.Time{}
 	f.deadline = f.clock.Now().Add(f.MasterDownInterval())
 }
 
 func (f *FSM) becomeMaster(reason string) {
+	f.wantMaster = false
 	f.setState(StateMaster, reason)
 	f.masterAddr, f.masterPrio = f.local, f.effPrio
 	f.send(uint8(f.effPrio))
@@ -235,6 +251,13 @@ func (f *FSM) Tick() {
 		f.send(uint8(f.effPrio))
 		f.deadline = f.clock.Now().Add(f.cfg.AdvertInt)
 	case StateBackup:
+		if f.gate != nil && !f.gate.canGoMaster(f) {
+			// Wait for the rest of the sync group; an advert re-arms
+			// the timer, another member's takeover brings us along.
+			f.wantMaster = true
+			f.deadline = time.Time{}
+			return
+		}
 		reason := fmt.Sprintf("no advert from the master for %v (Master_Down_Interval)", f.MasterDownInterval())
 		if f.masterPrio > 0 && f.masterPrio < f.effPrio && f.cfg.Preempt && f.masterAddr.IsValid() {
 			reason = fmt.Sprintf("preempting lower priority master %v (priority %d < %d)", f.masterAddr, f.masterPrio, f.effPrio)
@@ -257,6 +280,7 @@ func (f *FSM) Receive(src netip.Addr, a *Advert) {
 		if a.Priority == 0 {
 			// The master is leaving: take over after Skew_Time.
 			f.masterPrio = 0
+			f.wantMaster = false
 			f.deadline = now.Add(f.Skew())
 			return
 		}
@@ -308,6 +332,7 @@ func (f *FSM) acceptMaster(now time.Time, src netip.Addr, a *Advert) {
 		f.masterAdverInt = a.Interval
 	}
 	f.masterAddr, f.masterPrio = src, int(a.Priority)
+	f.wantMaster = false
 	f.deadline = now.Add(f.MasterDownInterval())
 }
 
@@ -337,15 +362,57 @@ func (f *FSM) SetFault(fault bool, reason string) {
 		return
 	}
 	f.fault, f.faultReason = fault, reason
+	f.applyFault(reason)
+}
+
+// Fault reports whether the instance's own tracking puts it in FAULT.
+func (f *FSM) Fault() bool { return f.fault }
+
+// SetGroupFault puts the instance in FAULT because another member of its
+// sync group is faulty, or lets it leave FAULT (unless its own tracking
+// still says fault).
+func (f *FSM) SetGroupFault(fault bool, reason string) {
+	if fault == f.groupFault {
+		return
+	}
+	f.groupFault, f.groupReason = fault, reason
+	f.applyFault(reason)
+}
+
+func (f *FSM) faultText() string {
+	if f.fault {
+		return f.faultReason
+	}
+	return f.groupReason
+}
+
+func (f *FSM) applyFault(reason string) {
+	faulty := f.fault || f.groupFault
 	switch {
-	case fault && (f.state == StateBackup || f.state == StateMaster):
+	case faulty && (f.state == StateBackup || f.state == StateMaster):
 		if f.state == StateMaster {
 			f.send(0)
 		}
 		f.setState(StateFault, reason)
 		f.deadline = time.Time{}
-	case !fault && f.state == StateFault:
+	case !faulty && f.state == StateFault:
 		f.masterAdverInt = f.cfg.AdvertInt
+		f.enterBackup(reason)
+	}
+}
+
+// ForceMaster makes a backup master at once: a sync group follows a member
+// that became master.
+func (f *FSM) ForceMaster(reason string) {
+	if f.state == StateBackup {
+		f.becomeMaster(reason)
+	}
+}
+
+// ForceBackup makes a master step down to backup without a priority 0
+// advert: a sync group follows a member that became backup.
+func (f *FSM) ForceBackup(reason string) {
+	if f.state == StateMaster {
 		f.enterBackup(reason)
 	}
 }

@@ -33,6 +33,7 @@ type instance struct {
 	garpCancel     context.CancelFunc
 	lastTransition time.Time
 	lastReason     string
+	group          *syncGroup // nil when not in a vrrp_sync_group
 }
 
 func newInstance(d *Daemon, cfg *Instance) (*instance, error) {
@@ -70,6 +71,21 @@ func newInstance(d *Daemon, cfg *Instance) (*instance, error) {
 		}
 		in.scriptIdx[ts.Script] = append(in.scriptIdx[ts.Script], len(in.tracked))
 		in.tracked = append(in.tracked, Tracked{Name: "script " + ts.Script.Name, Weight: ts.Weight, Reverse: ts.Reverse, Status: st})
+	}
+	// A sync group's track_script puts the whole group in FAULT: each
+	// member tracks it unweighted.
+	for _, sg := range d.cfg.SyncGroups {
+		if sg.Name != cfg.SyncGroup {
+			continue
+		}
+		for _, ts := range sg.TrackScripts {
+			st := StatusInit
+			if ts.Script.InitFail {
+				st = StatusFailed
+			}
+			in.scriptIdx[ts.Script] = append(in.scriptIdx[ts.Script], len(in.tracked))
+			in.tracked = append(in.tracked, Tracked{Name: "script " + ts.Script.Name, Status: st})
+		}
 	}
 	addIface := func(name string, weight int, reverse bool) int {
 		st := StatusFailed
@@ -112,9 +128,12 @@ func (in *instance) retrack(why string) {
 		in.fsm.SetWaiting(waiting)
 		in.fsm.SetFault(fault, reason)
 		in.fsm.Start()
-		return
+	} else {
+		in.fsm.SetFault(fault, reason)
 	}
-	in.fsm.SetFault(fault, reason)
+	if in.group != nil {
+		in.group.update()
+	}
 }
 
 func (in *instance) scriptResult(r scriptResult, status ScriptStatus) {
@@ -232,6 +251,9 @@ func (in *instance) Transition(from, to State, reason string) {
 	}
 	in.notify(to)
 	in.d.statusDirty = true
+	if in.group != nil {
+		in.group.memberTransition(in.fsm, from, to)
+	}
 }
 
 // LowerPrioAdvert implements Hooks: re-announce our addresses.
@@ -368,6 +390,9 @@ func (in *instance) status() InstanceStatus {
 		Source: in.src.String(), AdvertInt: in.cfg.AdvertInt.String(), MasterAdvertInt: in.fsm.MasterAdverInt().String(),
 		VIPsInstalled: in.vipsUp, LastTransition: in.lastTransition, LastReason: in.lastReason,
 		Drops: map[string]uint64{},
+	}
+	if in.group != nil {
+		s.SyncGroup, s.SyncGroupState = in.group.cfg.Name, in.group.State().String()
 	}
 	if m, p := in.fsm.Master(); m.IsValid() {
 		s.Master, s.MasterPriority = m.String(), p

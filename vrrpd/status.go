@@ -38,6 +38,8 @@ type InstanceStatus struct {
 	LastTransition     time.Time         `json:"last_transition"`
 	LastReason         string            `json:"last_reason"`
 	Tracked            []TrackedStatus   `json:"tracked,omitempty"`
+	SyncGroup          string            `json:"sync_group,omitempty"`
+	SyncGroupState     string            `json:"sync_group_state,omitempty"`
 	Counters           InstanceCounters  `json:"counters"`
 	Drops              map[string]uint64 `json:"drops"`
 }
