@@ -28,11 +28,12 @@ import (
 //
 // Anything else: 200 with a small body naming the backend.
 type backend struct {
-	name string
-	ln   net.Listener
-	mu   sync.Mutex
-	seen map[string]string // test id -> raw head
-	hits []string          // test ids in arrival order
+	name  string
+	ln    net.Listener
+	mu    sync.Mutex
+	seen  map[string]string // test id -> raw head
+	hits  []string          // test ids in arrival order
+	conns int               // connections accepted
 }
 
 func startBackend(t *testing.T, name, addr string) *backend {
@@ -53,6 +54,9 @@ func (b *backend) serve() {
 		if err != nil {
 			return
 		}
+		b.mu.Lock()
+		b.conns++
+		b.mu.Unlock()
 		go b.handle(c)
 	}
 }

@@ -38,6 +38,7 @@ http {
 	upstream bkp { server {{DEAD1}}; server {{APP2}} backup; }
 	upstream lc { least_conn; server {{APP1}}; server {{APP2}}; }
 	upstream hsh { hash $request_uri; server {{APP1}}; server {{APP2}}; }
+	upstream hole { server {{HOLE}}; server {{APP1}}; }
 	upstream kalive { server {{APP2}}; keepalive 4; }
 	upstream chsh { hash $request_uri consistent; server {{APP1}}; server {{APP2}}; }
 
@@ -83,6 +84,8 @@ http {
 		location /v11/ { proxy_http_version 1.1; proxy_set_header Connection ""; proxy_pass http://single; }
 		location /stream/ { proxy_http_version 1.1; proxy_request_buffering off; proxy_pass http://single; }
 		location /ka/ { proxy_http_version 1.1; proxy_set_header Connection ""; proxy_pass http://kalive; }
+		location /hole/ { proxy_connect_timeout 300ms; proxy_pass http://hole; }
+		location /hole1/ { proxy_connect_timeout 300ms; proxy_pass http://{{HOLE}}; }
 		location /r200 { return 200; }
 		location /r404 { return 404; }
 		location /r444 { return 444; }
@@ -232,6 +235,8 @@ var diffCases = []diffCase{
 	{"options star", "127.0.0.1", []string{"OPTIONS * HTTP/1.1\r\nHost: www.example.com\r\n\r\n"}},
 	{"unknown method", "127.0.0.1", []string{req("PURGE", "/rr/m", "www.example.com")}},
 	{"head on return", "127.0.0.1", []string{req("HEAD", "/ret", "www.example.com")}},
+	{"connect timeout, next upstream", "127.0.0.1", []string{req("GET", "/hole/a", "www.example.com")}},
+	{"connect timeout 504", "127.0.0.1", []string{req("GET", "/hole1/a", "www.example.com")}},
 }
 
 // TestDifferentialNginx sends one corpus to Debian's nginx and to proxyd
@@ -246,6 +251,7 @@ func TestDifferentialNginx(t *testing.T) {
 	vars := map[string]string{
 		"APP1": app1.addr(), "APP2": app2.addr(),
 		"DEAD1": freePort(t, "127.0.0.1"), "DEAD2": freePort(t, "127.0.0.1"),
+		"HOLE": blackhole(t),
 	}
 	type result struct {
 		resps   []*clientResp

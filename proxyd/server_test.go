@@ -163,3 +163,36 @@ func TestReopenLogs(t *testing.T) {
 	assert.Contains(t, string(cur), "GET /v?after HTTP/1.1")
 	assert.NotContains(t, string(cur), "GET /v HTTP/1.1")
 }
+
+func TestUpstreamKeepalive(t *testing.T) {
+	app := startBackend(t, "app", "127.0.0.1:0")
+	r := startProxyd(t, `
+events {}
+http {
+	access_log off;
+	upstream ka { server {{APP}}; keepalive 2; }
+	server {
+		listen {{LISTEN}};
+		location /ka/ { proxy_http_version 1.1; proxy_set_header Connection ""; proxy_pass http://ka; }
+		location /close/ { proxy_pass http://ka; }
+	}
+}`, map[string]string{"APP": app.addr()})
+	client := &http.Client{Timeout: 5 * time.Second}
+	for i := 0; i < 5; i++ {
+		st, _, err := httpGet(client, "http://"+r.addr+"/ka/x")
+		require.NoError(t, err)
+		require.Equal(t, 200, st)
+	}
+	app.mu.Lock()
+	assert.Equal(t, 1, app.conns, "one upstream connection reused")
+	app.mu.Unlock()
+	for i := 0; i < 3; i++ {
+		_, _, err := httpGet(client, "http://"+r.addr+"/close/x")
+		require.NoError(t, err)
+	}
+	app.mu.Lock()
+	// the first takes the idle cached connection (as nginx's keepalive
+	// module does for any request to the upstream) and closes it after
+	assert.Equal(t, 3, app.conns, "Connection: close upstream means a connection per request")
+	app.mu.Unlock()
+}
