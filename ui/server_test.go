@@ -213,7 +213,7 @@ func TestCheckListen(t *testing.T) {
 	require.ErrorContains(t, err, "not a loopback address")
 }
 
-func getState(t *testing.T, s *Server) State {
+func getState(t *testing.T, s *Server) *State {
 	t.Helper()
 	resp, err := http.Get(baseURL(s) + "/api/state")
 	require.NoError(t, err)
@@ -221,7 +221,7 @@ func getState(t *testing.T, s *Server) State {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	var st State
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
-	return st
+	return &st
 }
 
 func TestStateAPIFake(t *testing.T) {
