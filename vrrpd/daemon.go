@@ -30,15 +30,19 @@ type Daemon struct {
 	clock Clock
 	ctx   context.Context
 
-	instances   []*instance
-	events      chan any
-	counters    map[*Script]*scriptCounter
-	statusDirty bool
+	instances     []*instance
+	byConn        map[*Conn]*instance
+	events        chan any
+	counters      map[*Script]*scriptCounter
+	scriptsCancel context.CancelFunc
+	statusDirty   bool
+	started       chan struct{} // closed when Run has started the instances
+	stopped       chan struct{} // closed when Run's loop ends
 }
 
 type rxEvent struct {
-	in  *instance
-	pkt Packet
+	conn *Conn
+	pkt  Packet
 }
 
 type linkEvent struct {
@@ -55,7 +59,8 @@ func NewDaemon(cfg *Config, opts Options) *Daemon {
 		opts.Clock = RealClock{}
 	}
 	return &Daemon{cfg: cfg, opts: opts, log: opts.Logger, clock: opts.Clock,
-		events: make(chan any, 256), counters: map[*Script]*scriptCounter{}}
+		events: make(chan any, 256), counters: map[*Script]*scriptCounter{}, byConn: map[*Conn]*instance{},
+		started: make(chan struct{}), stopped: make(chan struct{})}
 }
 
 // Run runs until ctx is cancelled, then shuts down gracefully: masters send
@@ -65,34 +70,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer cancel()
 	d.ctx = runCtx
 	for _, ic := range d.cfg.Instances {
-		in, err := newInstance(d, ic)
+		in, err := d.openInstance(ic)
 		if err != nil {
 			d.closeAll()
 			return err
 		}
-		conn, err := OpenConn(runCtx, ic.Interface, ic.McastDst, ic.Unicast())
-		if err != nil {
-			d.closeAll()
-			return fmt.Errorf("(%s) %w", ic.Name, err)
-		}
-		in.conn = conn
 		d.instances = append(d.instances, in)
-		d.log.Info(fmt.Sprintf("(%s) started", ic.Name), "interface", ic.Interface, "vrid", ic.VRID,
-			"version", ic.Version, "priority", ic.Priority, "source", in.src.String(), "unicast", ic.Unicast())
 	}
 	d.buildGroups()
-	for _, in := range d.instances {
-		go d.readLoop(runCtx, in)
-	}
-	// Tracked scripts shared by instances run once each.
-	for _, in := range d.instances {
-		for s := range in.scriptIdx {
-			if _, ok := d.counters[s]; !ok {
-				d.counters[s] = newScriptCounter(s.Rise, s.Fall, s.InitFail)
-				go runTrackedScript(runCtx, d.clock, s, d.events)
-			}
-		}
-	}
+	d.startScripts(nil)
 	if err := d.watchLinks(runCtx); err != nil {
 		d.log.Warn("interface tracking disabled", "err", err)
 	}
@@ -101,7 +87,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		in.fsm.Start()
 	}
 	d.statusDirty = true
+	close(d.started)
 	d.loop(ctx)
+	close(d.stopped)
 	d.shutdown()
 	return nil
 }
@@ -130,6 +118,56 @@ func (d *Daemon) loop(ctx context.Context) {
 	}
 }
 
+// openInstance builds an instance and opens its socket and reader.
+func (d *Daemon) openInstance(ic *Instance) (*instance, error) {
+	in, err := newInstance(d, ic)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := OpenConn(d.ctx, ic.Interface, ic.McastDst, ic.Unicast())
+	if err != nil {
+		return nil, fmt.Errorf("(%s) %w", ic.Name, err)
+	}
+	in.conn = conn
+	d.byConn[conn] = in
+	go d.readLoop(d.ctx, conn)
+	d.log.Info(fmt.Sprintf("(%s) started", ic.Name), "interface", ic.Interface, "vrid", ic.VRID,
+		"version", ic.Version, "priority", ic.Priority, "source", in.src.String(), "unicast", ic.Unicast())
+	return in, nil
+}
+
+// startScripts runs every tracked script of the instances once each (a
+// script shared by instances runs once). Counters of scripts in old with
+// the same name and settings carry over, so a reload keeps their state.
+func (d *Daemon) startScripts(old map[*Script]*scriptCounter) {
+	if d.scriptsCancel != nil {
+		d.scriptsCancel()
+	}
+	ctx, cancel := context.WithCancel(d.ctx)
+	d.scriptsCancel = cancel
+	d.counters = map[*Script]*scriptCounter{}
+	for _, in := range d.instances {
+		for s := range in.scriptIdx {
+			if _, ok := d.counters[s]; ok {
+				continue
+			}
+			c := newScriptCounter(s.Rise, s.Fall, s.InitFail)
+			for os, oc := range old {
+				if sameScript(os, s) {
+					c = oc
+				}
+			}
+			d.counters[s] = c
+			go runTrackedScript(ctx, d.clock, s, d.events)
+		}
+	}
+}
+
+func sameScript(a, b *Script) bool {
+	return a.Name == b.Name && a.Script == b.Script && a.Rise == b.Rise && a.Fall == b.Fall &&
+		a.Interval == b.Interval && a.Timeout == b.Timeout
+}
+
 // nextWait is the time until the earliest FSM deadline.
 func (d *Daemon) nextWait() time.Duration {
 	now := d.clock.Now()
@@ -154,9 +192,13 @@ func (d *Daemon) handle(ev any) {
 	case rxEvent:
 		// Counters reach the status file with the periodic write;
 		// transitions mark it dirty themselves.
-		e.in.receive(e.pkt)
+		in := d.byConn[e.conn]
+		if in == nil {
+			return // a reader of an instance removed by a reload
+		}
+		in.receive(e.pkt)
 		// A receive can move a deadline to "now" (priority 0 with zero skew).
-		e.in.fsm.Tick()
+		in.fsm.Tick()
 		return
 	case scriptResult:
 		c := d.counters[e.script]
@@ -174,24 +216,27 @@ func (d *Daemon) handle(ev any) {
 		for _, in := range d.instances {
 			in.linkChange(e.name, e.up)
 		}
+	case reloadEvent:
+		d.reload(e.cfg)
+		close(e.done)
 	}
 	d.statusDirty = true
 }
 
-func (d *Daemon) readLoop(ctx context.Context, in *instance) {
+func (d *Daemon) readLoop(ctx context.Context, conn *Conn) {
 	buf := make([]byte, 65536)
 	for {
-		p, err := in.conn.Read(buf)
+		p, err := conn.Read(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || ctx.Err() != nil {
 				return
 			}
-			d.log.Warn("read error", "instance", in.cfg.Name, "err", err)
+			d.log.Warn("read error", "interface", conn.Interface().Name, "err", err)
 			time.Sleep(100 * time.Millisecond)
 			continue
 		}
 		select {
-		case d.events <- rxEvent{in: in, pkt: p}:
+		case d.events <- rxEvent{conn: conn, pkt: p}:
 		case <-ctx.Done():
 			return
 		}
@@ -211,17 +256,9 @@ func (d *Daemon) buildGroups() {
 	}
 }
 
-// watchLinks forwards up/down changes of tracked interfaces.
+// watchLinks forwards up/down changes of links; instances pick the ones
+// they track (a reload may add tracked interfaces).
 func (d *Daemon) watchLinks(ctx context.Context) error {
-	names := map[string]bool{}
-	for _, in := range d.instances {
-		for n := range in.ifaceIdx {
-			names[n] = true
-		}
-	}
-	if len(names) == 0 {
-		return nil
-	}
 	ch := make(chan netlink.LinkUpdate, 64)
 	if err := netlink.LinkSubscribeWithOptions(ch, ctx.Done(), netlink.LinkSubscribeOptions{}); err != nil {
 		return fmt.Errorf("link subscribe: %w", err)
@@ -229,7 +266,7 @@ func (d *Daemon) watchLinks(ctx context.Context) error {
 	go func() {
 		for u := range ch {
 			a := u.Attrs()
-			if a == nil || !names[a.Name] {
+			if a == nil {
 				continue
 			}
 			up := a.Flags&net.FlagUp != 0 && a.RawFlags&unix.IFF_RUNNING != 0

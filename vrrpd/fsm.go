@@ -401,6 +401,21 @@ func (f *FSM) applyFault(reason string) {
 	}
 }
 
+// adopt carries a running state machine's state over to this one, which
+// has the reloaded configuration.
+func (f *FSM) adopt(o *FSM) {
+	f.state, f.effPrio = o.state, o.effPrio
+	f.deadline, f.preemptAt = o.deadline, o.preemptAt
+	f.masterAddr, f.masterPrio, f.masterAdverInt = o.masterAddr, o.masterPrio, o.masterAdverInt
+	f.fault, f.faultReason = o.fault, o.faultReason
+	f.groupFault, f.groupReason = o.groupFault, o.groupReason
+	f.waitInit, f.wantMaster = o.waitInit, o.wantMaster
+	f.Stats = o.Stats
+	if f.state == StateMaster {
+		f.masterAdverInt = f.cfg.AdvertInt
+	}
+}
+
 // ForceMaster makes a backup master at once: a sync group follows a member
 // that became master.
 func (f *FSM) ForceMaster(reason string) {

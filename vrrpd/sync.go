@@ -21,6 +21,7 @@ type syncGroup struct {
 	state   State
 	faulty  bool
 	syncing bool // forcing members: their transitions are ours
+	primed  bool
 }
 
 func newSyncGroup(cfg *SyncGroup, log *slog.Logger, notify func(string)) *syncGroup {
@@ -123,9 +124,28 @@ func (g *syncGroup) update() {
 	g.settle()
 }
 
-// settle derives the group's state from its members and runs the group's
-// notify scripts when it changes.
-func (g *syncGroup) settle() {
+// prime sets up a group rebuilt by a reload from its members' current
+// states, without notifies.
+func (g *syncGroup) prime() {
+	if g.primed {
+		return
+	}
+	g.primed = true
+	g.faulty = false
+	for _, m := range g.members {
+		g.faulty = g.faulty || m.Fault()
+	}
+	g.syncing = true
+	for _, m := range g.members {
+		m.SetGroupFault(g.faulty, fmt.Sprintf("sync group %s reloaded", g.cfg.Name))
+	}
+	g.syncing = false
+	g.state = g.derive(StateInit)
+}
+
+// derive is the group's state given its members', or cur when they are
+// in transit.
+func (g *syncGroup) derive(cur State) State {
 	all := func(s State) bool {
 		for _, m := range g.members {
 			if m.State() != s {
@@ -134,15 +154,21 @@ func (g *syncGroup) settle() {
 		}
 		return len(g.members) > 0
 	}
-	st := g.state
 	switch {
 	case g.faulty:
-		st = StateFault
+		return StateFault
 	case all(StateMaster):
-		st = StateMaster
+		return StateMaster
 	case all(StateBackup):
-		st = StateBackup
+		return StateBackup
 	}
+	return cur
+}
+
+// settle derives the group's state from its members and runs the group's
+// notify scripts when it changes.
+func (g *syncGroup) settle() {
+	st := g.derive(g.state)
 	if st == g.state {
 		return
 	}

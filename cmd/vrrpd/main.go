@@ -145,14 +145,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	d := vrrpd.NewDaemon(cfg, vrrpd.Options{StatusFile: o.statusFile, Logger: log})
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	go func() {
 		for range hup {
-			log.Warn("SIGHUP: configuration reload is not supported yet; restart vrrpd to apply changes")
+			reload(d, o.file, log)
 		}
 	}()
-	d := vrrpd.NewDaemon(cfg, vrrpd.Options{StatusFile: o.statusFile, Logger: log})
 	log.Info("Starting VRRP child process", "pid", os.Getpid(), "config", o.file)
 	if err := d.Run(ctx); err != nil {
 		log.Error("vrrpd stopped", "err", err)
@@ -160,6 +161,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("Stopped")
 	return exitOK
+}
+
+// reload re-reads the configuration on SIGHUP; one that does not load (or
+// that keepalived would reject) leaves the running configuration in place.
+func reload(d *vrrpd.Daemon, file string, log *slog.Logger) {
+	log.Info("Reloading", "config", file)
+	cfg, warns, err := vrrpd.LoadConfig(file)
+	for _, w := range warns {
+		log.Warn(w.String())
+	}
+	if err != nil {
+		log.Error("reload failed, keeping the running configuration", "err", err)
+		return
+	}
+	if !d.Reload(cfg) {
+		log.Warn("reload ignored: the daemon is not running")
+		return
+	}
+	log.Info("Reload finished", "instances", len(cfg.Instances))
 }
 
 // daemonize re-executes vrrpd detached from the terminal (Go cannot fork).
