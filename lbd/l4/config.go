@@ -49,7 +49,11 @@ type VirtualServer struct {
 
 // Spec is the datapath's view of the virtual server.
 func (v *VirtualServer) Spec() ServiceSpec {
-	return ServiceSpec{VIP: v.VIP, Algo: v.Algo, Persistence: v.Persistence, Sorry: v.Sorry}
+	s := ServiceSpec{VIP: v.VIP, Algo: v.Algo, Persistence: v.Persistence, Sorry: v.Sorry}
+	for _, rs := range v.Reals {
+		s.Reals = append(s.Reals, rs.Addr)
+	}
+	return s
 }
 
 // RealServer is one real_server block.

@@ -1,6 +1,7 @@
 package l4
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -31,7 +32,8 @@ func TestLoadArticleConfig(t *testing.T) {
 		assert.Equal(t, Check{Pos: ck.Pos, Kind: "TCP_CHECK", Target: ap(want), ConnectTimeout: 10 * time.Second,
 			Retry: 1, DelayBeforeRetry: time.Second, DelayLoop: 6 * time.Second, Warmup: 6 * time.Second}, *ck)
 	}
-	assert.Equal(t, ServiceSpec{VIP: ap("10.0.1.100:80"), Algo: AlgoRR}, vs.Spec())
+	assert.Equal(t, ServiceSpec{VIP: ap("10.0.1.100:80"), Algo: AlgoRR,
+		Reals: []netip.AddrPort{ap("10.0.2.11:80"), ap("10.0.2.12:80")}}, vs.Spec())
 }
 
 func TestParseConfigFull(t *testing.T) {

@@ -41,10 +41,10 @@ func TestRunDaemonReloadAndCleanup(t *testing.T) {
 	t.Cleanup(cancel)
 
 	listChain := func() string {
-		out, _ := execIn(n.director, "nft", "list", "map", "ip", DefaultTable, "vs0_slots")
+		out, _ := execIn(n.director, "nft", "list", "table", "ip", DefaultTable)
 		return out
 	}
-	require.Eventually(t, func() bool { return strings.Contains(listChain(), n.RS1+" . 80") }, 5*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return strings.Contains(listChain(), "dnat to "+n.RS1+":80") }, 5*time.Second, 20*time.Millisecond)
 	b, err := os.ReadFile(pid)
 	require.NoError(t, err)
 	assert.Equal(t, fmt.Sprintf("%d\n", os.Getpid()), string(b))
@@ -53,11 +53,11 @@ func TestRunDaemonReloadAndCleanup(t *testing.T) {
 	require.NoError(t, os.WriteFile(conf, []byte("virtual_server 10.0.0.1 80 {\nlb_kind DR\n}\n"), 0o600))
 	reload <- struct{}{}
 	require.Eventually(t, func() bool { return strings.Contains(buf.String(), "Reload failed") }, 5*time.Second, 20*time.Millisecond)
-	assert.Contains(t, listChain(), n.RS1+" . 80")
+	assert.Contains(t, listChain(), "dnat to "+n.RS1+":80")
 
 	write(n.RS1, n.RS2)
 	reload <- struct{}{}
-	require.Eventually(t, func() bool { return strings.Contains(listChain(), n.RS2+" . 80") }, 5*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return strings.Contains(listChain(), "dnat to "+n.RS2+":80") }, 5*time.Second, 20*time.Millisecond)
 
 	cancel()
 	require.NoError(t, <-done)

@@ -30,6 +30,9 @@ type ServiceSpec struct {
 	Algo        Algo
 	Persistence time.Duration  // 0: no persistence; otherwise client-address stickiness
 	Sorry       netip.AddrPort // invalid: none; used when no real server is available
+	// Reals are all the real servers that may ever be in the rotation; empty
+	// means the backends given to Program.
+	Reals []netip.AddrPort
 }
 
 func (s ServiceSpec) String() string { return fmt.Sprintf("[%s]:tcp:%d", s.VIP.Addr(), s.VIP.Port()) }

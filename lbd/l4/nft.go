@@ -16,10 +16,11 @@ import (
 // DefaultTable is the name of lbd's table (family ip).
 const DefaultTable = "halab_lbd"
 
-// Datapath is lbd's nftables table in one network namespace: a prerouting
-// and an output nat chain dispatch new TCP connections to VIP:port through a
-// verdict map to one chain per virtual service, which DNATs them to a real
-// server. Safe for concurrent use.
+// Datapath is lbd's nftables table in one network namespace (its layout is
+// described in nft_rules.go): a prerouting and an output nat chain dispatch
+// new TCP connections to VIP:port through a verdict map to one chain per
+// virtual service, which picks a real server and DNATs. Safe for concurrent
+// use.
 type Datapath struct {
 	mu       sync.Mutex
 	conn     *nftables.Conn
@@ -29,11 +30,13 @@ type Datapath struct {
 }
 
 type vsState struct {
-	spec  ServiceSpec
-	names vsNames
-	chain *nftables.Chain
-	sets  vsSets
-	slots []netip.AddrPort
+	spec    ServiceSpec
+	names   vsNames
+	chain   *nftables.Chain
+	index   map[netip.AddrPort]int // real server -> j
+	persist []*nftables.Set        // per real server; nil without persistence
+	live    []bool                 // per real server: in the rotation
+	slots   []netip.AddrPort       // current scheduling table
 }
 
 // DatapathOptions say where lbd's table lives.
@@ -60,38 +63,50 @@ func OpenDatapath(o DatapathOptions) (*Datapath, error) {
 	if name == "" {
 		name = DefaultTable
 	}
-	return &Datapath{
-		conn:  conn,
-		table: &nftables.Table{Name: name, Family: nftables.TableFamilyIPv4},
-	}, nil
+	return &Datapath{conn: conn, table: &nftables.Table{Name: name, Family: nftables.TableFamilyIPv4}}, nil
 }
 
 // Table is the name of lbd's table.
 func (d *Datapath) Table() string { return d.table.Name }
 
 // Program replaces lbd's whole table, atomically, with the given virtual
-// services; backends[i] are the real servers initially in service i. A table
-// of the same name left by an lbd that could not clean up is replaced.
+// services; backends[i] are the real servers initially in service i's
+// rotation. A table of the same name left by an lbd that could not clean up
+// (SIGKILL) is replaced in the same transaction.
 func (d *Datapath) Program(specs []ServiceSpec, backends [][]Backend) error {
 	if len(backends) != len(specs) {
 		return fmt.Errorf("l4: %d services but %d backend lists", len(specs), len(backends))
 	}
+	for i, spec := range specs {
+		if err := checkBackends(spec, backends[i]); err != nil {
+			return err
+		}
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	c := d.conn
-
-	// Replace a leftover (from an lbd that was SIGKILLed) in the same
-	// transaction: create-if-absent, delete, create.
-	c.AddTable(d.table)
-	c.DelTable(d.table)
-	c.AddTable(d.table)
+	c.AddTable(d.table) // create if absent,
+	c.DelTable(d.table) // so that this delete cannot fail,
+	c.AddTable(d.table) // then start afresh.
 
 	vs := make([]*vsState, len(specs))
+	var refresh *nftables.Chain
 	for i, spec := range specs {
-		st := &vsState{spec: spec, names: namesFor(i)}
-		st.chain = c.AddChain(&nftables.Chain{Name: st.names.chain, Table: d.table})
-		if err := d.addServiceSets(st); err != nil {
+		if len(spec.Reals) == 0 {
+			for _, b := range backends[i] {
+				spec.Reals = append(spec.Reals, b.Addr)
+			}
+		}
+		st, err := d.addService(i, spec)
+		if err != nil {
 			return err
+		}
+		for _, p := range st.persist {
+			if refresh == nil {
+				refresh = c.AddChain(&nftables.Chain{Name: "persistence", Table: d.table, Type: nftables.ChainTypeFilter,
+					Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter})
+			}
+			c.AddRule(&nftables.Rule{Table: d.table, Chain: refresh, Exprs: refreshExprs(spec, p)})
 		}
 		vs[i] = st
 	}
@@ -101,18 +116,17 @@ func (d *Datapath) Program(specs []ServiceSpec, backends [][]Backend) error {
 	var elems []nftables.SetElement
 	for _, st := range vs {
 		elems = append(elems, nftables.SetElement{Key: encodeAddrPort(st.spec.VIP),
-			VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: st.names.chain}})
+			VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: st.names.chain()}})
 	}
 	if err := c.AddSet(d.services, elems); err != nil {
 		return fmt.Errorf("l4: services map: %w", err)
 	}
-	for _, hook := range []*nftables.ChainHook{nftables.ChainHookPrerouting, nftables.ChainHookOutput} {
-		name := "prerouting"
-		if hook == nftables.ChainHookOutput {
-			name = "output"
-		}
-		ch := c.AddChain(&nftables.Chain{Name: name, Table: d.table, Type: nftables.ChainTypeNAT,
-			Hooknum: hook, Priority: nftables.ChainPriorityNATDest})
+	for _, base := range []struct {
+		name string
+		hook *nftables.ChainHook
+	}{{"prerouting", nftables.ChainHookPrerouting}, {"output", nftables.ChainHookOutput}} {
+		ch := c.AddChain(&nftables.Chain{Name: base.name, Table: d.table, Type: nftables.ChainTypeNAT,
+			Hooknum: base.hook, Priority: nftables.ChainPriorityNATDest})
 		c.AddRule(&nftables.Rule{Table: d.table, Chain: ch, Exprs: dispatchExprs(d.services)})
 	}
 	for i, st := range vs {
@@ -127,69 +141,82 @@ func (d *Datapath) Program(specs []ServiceSpec, backends [][]Backend) error {
 	return nil
 }
 
-func (d *Datapath) addServiceSets(st *vsState) error {
+// addService queues the chains and sets of virtual service i that do not
+// change with health: one chain (and persistence set) per real server.
+func (d *Datapath) addService(i int, spec ServiceSpec) (*vsState, error) {
 	c := d.conn
-	st.sets.slots = &nftables.Set{Table: d.table, Name: st.names.slots, IsMap: true,
-		KeyType: nftables.TypeInteger, KeyByteOrder: binaryutil.NativeEndian, DataType: typeAddrPort}
-	if err := c.AddSet(st.sets.slots, nil); err != nil {
-		return fmt.Errorf("l4: %s slots map: %w", st.spec, err)
+	st := &vsState{spec: spec, names: namesFor(i), index: map[netip.AddrPort]int{},
+		live: make([]bool, len(spec.Reals))}
+	st.chain = c.AddChain(&nftables.Chain{Name: st.names.chain(), Table: d.table})
+	for j, addr := range spec.Reals {
+		st.index[addr] = j
+		var p *nftables.Set
+		if spec.Persistence > 0 {
+			p = &nftables.Set{Table: d.table, Name: st.names.persist(j), KeyType: nftables.TypeIPAddr,
+				HasTimeout: true, Timeout: spec.Persistence, Dynamic: true, Size: 65535}
+			if err := c.AddSet(p, nil); err != nil {
+				return nil, fmt.Errorf("l4: %s persistence set: %w", spec, err)
+			}
+			st.persist = append(st.persist, p)
+		}
+		ch := c.AddChain(&nftables.Chain{Name: st.names.real(j), Table: d.table})
+		for _, r := range realRules(addr, p) {
+			c.AddRule(&nftables.Rule{Table: d.table, Chain: ch, Exprs: r})
+		}
 	}
-	if st.spec.Persistence <= 0 {
-		return nil
-	}
-	st.sets.alive = &nftables.Set{Table: d.table, Name: st.names.alive,
-		KeyType: typeAddrPort, Concatenation: true}
-	if err := c.AddSet(st.sets.alive, nil); err != nil {
-		return fmt.Errorf("l4: %s alive set: %w", st.spec, err)
-	}
-	st.sets.persist = &nftables.Set{Table: d.table, Name: st.names.persist, IsMap: true,
-		KeyType: nftables.TypeIPAddr, DataType: typeAddrPort,
-		HasTimeout: true, Timeout: st.spec.Persistence, Dynamic: true, Size: 65535}
-	if err := c.AddSet(st.sets.persist, nil); err != nil {
-		return fmt.Errorf("l4: %s persistence map: %w", st.spec, err)
-	}
-	return nil
+	return st, nil
 }
 
-// fillService queues the contents of one service's chain, slots map and
-// alive set for the given backends (the chain and sets are empty).
+// fillService queues the rules of a service's chain and the contents of its
+// slots map for the given backends (both are empty).
 func (d *Datapath) fillService(st *vsState, backends []Backend) error {
 	c := d.conn
 	slots := Slots(st.spec.Algo, backends)
+	live := make([]bool, len(st.spec.Reals))
+	var slotMap *nftables.Set
 	if len(slots) > 0 {
+		// An anonymous map, bound to the scheduling rule: flushing the
+		// chain frees it, and nft lists it inline.
+		slotMap = &nftables.Set{Table: d.table, Anonymous: true, Constant: true, IsMap: true,
+			KeyType: nftables.TypeInteger, KeyByteOrder: binaryutil.BigEndian, DataType: nftables.TypeVerdict}
 		elems := make([]nftables.SetElement, len(slots))
-		for i, s := range slots {
-			elems[i] = nftables.SetElement{Key: encodeSlot(i), Val: encodeAddrPort(s)}
+		for k, s := range slots {
+			j := st.index[s]
+			live[j] = true
+			elems[k] = nftables.SetElement{Key: encodeSlot(k),
+				VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: st.names.real(j)}}
 		}
-		if err := c.SetAddElements(st.sets.slots, elems); err != nil {
+		if err := c.AddSet(slotMap, elems); err != nil {
 			return fmt.Errorf("l4: %s slots: %w", st.spec, err)
 		}
-		if st.sets.alive != nil {
-			var alive []nftables.SetElement
-			seen := map[netip.AddrPort]bool{}
-			for _, s := range slots {
-				if !seen[s] {
-					seen[s] = true
-					alive = append(alive, nftables.SetElement{Key: encodeAddrPort(s)})
-				}
-			}
-			if err := c.SetAddElements(st.sets.alive, alive); err != nil {
-				return fmt.Errorf("l4: %s alive: %w", st.spec, err)
-			}
-		}
 	}
-	for _, exprs := range vsRules(st.spec, len(slots), st.sets) {
+	var lr []liveReal
+	for j, ok := range live {
+		if !ok {
+			if st.live[j] && st.persist != nil {
+				c.FlushSet(st.persist[j]) // its clients are scheduled afresh
+			}
+			continue
+		}
+		l := liveReal{chain: st.names.real(j)}
+		if st.persist != nil {
+			l.persist = st.persist[j]
+		}
+		lr = append(lr, l)
+	}
+	for _, exprs := range vsRules(st.spec, len(slots), slotMap, lr) {
 		c.AddRule(&nftables.Rule{Table: d.table, Chain: st.chain, Exprs: exprs})
 	}
-	st.slots = slots
+	st.slots, st.live = slots, live
 	return nil
 }
 
 // SetBackends puts exactly the given real servers in service i's rotation, in
-// one netlink transaction: the service's chain, slots map and alive set are
-// rewritten together, nothing else in the table or the namespace is touched,
-// and established connections keep their real server (conntrack). It reports
-// whether the scheduling table changed.
+// one netlink transaction: the service's chain is rewritten with a new
+// scheduling map (and the persistence entries of real servers leaving the rotation
+// dropped), nothing else in the table or the namespace is touched, and
+// established connections keep their real server (conntrack). It reports
+// whether anything changed.
 func (d *Datapath) SetBackends(i int, backends []Backend) (bool, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -197,15 +224,14 @@ func (d *Datapath) SetBackends(i int, backends []Backend) (bool, error) {
 		return false, fmt.Errorf("l4: no virtual service %d", i)
 	}
 	st := d.vs[i]
+	if err := checkBackends(st.spec, backends); err != nil {
+		return false, err
+	}
 	if slots := Slots(st.spec.Algo, backends); slices.Equal(slots, st.slots) {
 		return false, nil
 	}
 	c := d.conn
 	c.FlushChain(st.chain)
-	c.FlushSet(st.sets.slots)
-	if st.sets.alive != nil {
-		c.FlushSet(st.sets.alive)
-	}
 	if err := d.fillService(st, backends); err != nil {
 		return false, err
 	}
@@ -213,6 +239,30 @@ func (d *Datapath) SetBackends(i int, backends []Backend) (bool, error) {
 		return false, fmt.Errorf("l4: update %s: %w", st.spec, err)
 	}
 	return true, nil
+}
+
+// checkBackends validates a service before anything is queued on the
+// connection (a queued message cannot be taken back).
+func checkBackends(spec ServiceSpec, backends []Backend) error {
+	if !spec.VIP.Addr().Is4() {
+		return fmt.Errorf("l4: %s: IPv4 only", spec)
+	}
+	reals := map[netip.AddrPort]bool{}
+	for _, r := range spec.Reals {
+		if reals[r] || !r.Addr().Is4() {
+			return fmt.Errorf("l4: %s: real server %s listed twice or not IPv4", spec, r)
+		}
+		reals[r] = true
+	}
+	for _, b := range backends {
+		if len(spec.Reals) > 0 && !reals[b.Addr] {
+			return fmt.Errorf("l4: %s has no real server %s", spec, b.Addr)
+		}
+		if !b.Addr.Addr().Is4() {
+			return fmt.Errorf("l4: %s: real server %s is not IPv4", spec, b.Addr)
+		}
+	}
+	return nil
 }
 
 // Close deletes lbd's table and closes the netlink connection.

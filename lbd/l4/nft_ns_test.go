@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +87,17 @@ func request(t testing.TB, c net.Conn) (name, peer string) {
 	return fields[0], fields[1]
 }
 
+// ruleset lists the director's whole ruleset: nft must be able to read
+// everything lbd programs, and to parse its own listing back.
+func (f *dpFixture) ruleset(t testing.TB) string {
+	t.Helper()
+	out := nsExec(t, f.director, "nft", "list", "ruleset")
+	file := filepath.Join(t.TempDir(), "ruleset.nft")
+	require.NoError(t, os.WriteFile(file, []byte("flush ruleset\n"+out), 0o600))
+	nsExec(t, f.director, "nft", "-c", "-f", file)
+	return out
+}
+
 func (f *dpFixture) sequence(t *testing.T, n int) []string {
 	var got []string
 	for range n {
@@ -96,10 +109,12 @@ func (f *dpFixture) sequence(t *testing.T, n int) []string {
 func TestDatapathRoundRobin(t *testing.T) {
 	f := newDPFixture(t)
 	require.NoError(t, f.d.Program([]ServiceSpec{{VIP: f.vip, Algo: AlgoRR}}, [][]Backend{{f.b1, f.b2}}))
-	ruleset := nsExec(t, f.director, "nft", "list", "table", "ip", DefaultTable)
-	assert.Contains(t, ruleset, "dnat ip to numgen inc mod 2 map @vs0_slots")
+	ruleset := f.ruleset(t)
+	t.Log(ruleset)
+	assert.Contains(t, ruleset, "numgen inc mod 2 vmap { 0 : goto vs0_rs0, 1 : goto vs0_rs1 }")
+	assert.Contains(t, ruleset, "dnat to 10.66.2.11:80")
 	assert.Contains(t, ruleset, "10.66.1.100 . 80 : jump vs0")
-	assert.NotContains(t, nsExec(t, f.director, "nft", "list", "ruleset"), "masquerade")
+	assert.NotContains(t, ruleset, "masquerade")
 	assert.Equal(t, []string{"rs1", "rs2", "rs1", "rs2"}, f.sequence(t, 4))
 }
 
@@ -124,8 +139,7 @@ func (f *dpFixture) addClientAddrs(t *testing.T, n int) []string {
 func TestDatapathSourceHash(t *testing.T) {
 	f := newDPFixture(t)
 	require.NoError(t, f.d.Program([]ServiceSpec{{VIP: f.vip, Algo: AlgoSH}}, [][]Backend{{f.b1, f.b2}}))
-	assert.Contains(t, nsExec(t, f.director, "nft", "list", "chain", "ip", DefaultTable, "vs0"),
-		"jhash ip saddr mod 2 seed 0x1ab4d")
+	assert.Contains(t, f.ruleset(t), "jhash ip saddr mod 2 seed 0x1ab4d vmap { 0 : goto vs0_rs0, 1 : goto vs0_rs1 }")
 	seen := map[string]int{}
 	for _, src := range f.addClientAddrs(t, 8) {
 		first := f.who(t, src)
@@ -149,8 +163,10 @@ func TestDatapathPersistence(t *testing.T) {
 		assert.Equal(t, first, f.who(t, srcs[0]))
 		assert.Equal(t, second, f.who(t, srcs[1]))
 	}
-	persist := nsExec(t, f.director, "nft", "list", "map", "ip", DefaultTable, "vs0_persist")
-	assert.Contains(t, persist, srcs[0]+" expires")
+	ruleset := f.ruleset(t)
+	assert.Contains(t, ruleset, srcs[0]+" expires")
+	assert.Contains(t, ruleset, "ip saddr @vs0_p0 goto vs0_rs0")
+	assert.Contains(t, ruleset, "update @vs0_p1 { ip saddr }")
 
 	// The real server of srcs[0] leaves: its clients move, the others stay.
 	gone, keep := f.b1, f.b2
@@ -160,6 +176,7 @@ func TestDatapathPersistence(t *testing.T) {
 	changed, err := f.d.SetBackends(0, []Backend{keep})
 	require.NoError(t, err)
 	require.True(t, changed)
+	assert.NotContains(t, f.ruleset(t), srcs[0]+" expires", "the clients of a real server that left are forgotten")
 	moved := f.who(t, srcs[0])
 	assert.NotEqual(t, first, moved)
 	assert.Equal(t, second, f.who(t, srcs[1]))
@@ -176,13 +193,15 @@ func TestDatapathPersistence(t *testing.T) {
 func TestDatapathSorryServerAndEmpty(t *testing.T) {
 	f := newDPFixture(t)
 	serveWho(t, f.rs2, f.RS2+":8080", "sorry")
-	spec := ServiceSpec{VIP: f.vip, Algo: AlgoRR, Sorry: netip.MustParseAddrPort(f.RS2 + ":8080")}
+	spec := ServiceSpec{VIP: f.vip, Algo: AlgoRR, Sorry: netip.MustParseAddrPort(f.RS2 + ":8080"),
+		Reals: []netip.AddrPort{f.b1.Addr, f.b2.Addr}}
 	require.NoError(t, f.d.Program([]ServiceSpec{spec, {VIP: netip.MustParseAddrPort(f.VIP + ":81"), Algo: AlgoRR}},
 		[][]Backend{{f.b1}, nil}))
 	assert.Equal(t, []string{"rs1", "rs1"}, f.sequence(t, 2))
 
 	_, err := f.d.SetBackends(0, nil)
 	require.NoError(t, err)
+	assert.Contains(t, f.ruleset(t), "dnat to 10.66.3.12:8080")
 	assert.Equal(t, []string{"sorry", "sorry"}, f.sequence(t, 2))
 
 	// A service without real servers nor sorry server refuses at once, like
@@ -200,6 +219,10 @@ func TestDatapathSorryServerAndEmpty(t *testing.T) {
 	_, err = f.d.SetBackends(0, []Backend{f.b2})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"rs2", "rs2"}, f.sequence(t, 2))
+
+	_, err = f.d.SetBackends(0, []Backend{{netip.MustParseAddrPort("10.66.2.99:80"), 1}})
+	assert.ErrorContains(t, err, "has no real server 10.66.2.99:80")
+	assert.Equal(t, []string{"rs2", "rs2"}, f.sequence(t, 2), "a refused update changes nothing")
 }
 
 // TestDatapathUpdateKeepsConnections checks that a map update leaves
@@ -269,4 +292,35 @@ func TestDatapathNoServices(t *testing.T) {
 		}
 		return err
 	}), "nothing listens on the VIP itself")
+}
+
+// TestDatapathPersistenceHeldByTraffic: like an IPVS persistence template, a
+// client's entry does not expire while one of its connections is active.
+func TestDatapathPersistenceHeldByTraffic(t *testing.T) {
+	f := newDPFixture(t)
+	spec := ServiceSpec{VIP: f.vip, Algo: AlgoRR, Persistence: time.Second}
+	require.NoError(t, f.d.Program([]ServiceSpec{spec}, [][]Backend{{f.b1, f.b2}}))
+	assert.Contains(t, f.ruleset(t), "ct original proto-dst 80 ip saddr @vs0_p0 update @vs0_p0 { ip saddr }")
+
+	var c net.Conn
+	require.NoError(t, inNS(t, f.client, func() (err error) {
+		c, err = net.DialTimeout("tcp4", f.vip.String(), 3*time.Second)
+		return err
+	}))
+	defer c.Close()
+	first, _ := request(t, c)
+	// Three persistence timeouts of traffic on the same connection...
+	for range 12 {
+		time.Sleep(250 * time.Millisecond)
+		name, _ := request(t, c)
+		require.Equal(t, first, name)
+	}
+	// ...and a new connection still goes to the same real server, although
+	// round robin's next pick is the other one.
+	assert.Equal(t, first, f.who(t, ""))
+
+	// Idle for longer than the timeout: the client is scheduled afresh.
+	c.Close()
+	time.Sleep(1500 * time.Millisecond)
+	assert.NotContains(t, f.ruleset(t), "10.66.1.10 expires")
 }
