@@ -7,7 +7,7 @@ BIN      := $(CURDIR)/bin
 LAB      := $(BIN)/lab
 IMPL     ?= go
 # Debian packages the labs, the tests and the reference daemons need.
-DEB_PKGS := iproute2 iputils-ping procps psmisc curl nftables tcpdump nginx-light haproxy keepalived wrk
+DEB_PKGS := iproute2 iputils-ping procps psmisc curl nftables tcpdump nginx-light haproxy keepalived wrk chromium
 TEST_TIMEOUT ?= 25m
 
 export PATH := $(dir $(GO)):$(PATH)

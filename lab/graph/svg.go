@@ -77,11 +77,12 @@ func WriteSVG(w io.Writer, ly *Layout, opts SVGOptions) error {
 		if len(wi.Addresses) > 0 {
 			label += " " + strings.Join(wi.Addresses, " ")
 		}
-		ly := (wi.Y1 + wi.Y2) / 2
+		// Labels of wires leaving downwards sit under the box; those of
+		// wires leaving upwards sit under their bus, which keeps the space
+		// right above a box free for the page's VIP badges.
+		ly := wi.Y1 + 14
 		if wi.Y2 < wi.Y1 {
-			ly = wi.Y1 - 8
-		} else {
-			ly = wi.Y1 + 14
+			ly = wi.Y2 + 14
 		}
 		p(`<text class="addr" x="%d" y="%d">%s</text></g>`+"\n", wi.X+5, ly, e(label))
 	}
