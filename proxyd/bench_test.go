@@ -208,15 +208,23 @@ func BenchmarkNginxVsProxyd(b *testing.B) {
 				conf := filepath.Join(rdir, "nginx.conf")
 				require.NoError(b, os.WriteFile(conf, []byte(render(benchConf, map[string]string{
 					"DIR": rdir, "LISTEN": addr, "APP1": app1, "APP2": app2})), 0o644))
+				var cmd *exec.Cmd
 				if kind == "nginx" {
-					startProcess(b, nginxBin, []string{"-p", rdir + "/", "-c", conf}, addr)
+					cmd = startProcess(b, nginxBin, []string{"-p", rdir + "/", "-c", conf}, addr)
 				} else {
-					startProcess(b, bin, []string{"-p", rdir + "/", "-c", conf}, addr)
+					cmd = startProcess(b, bin, []string{"-p", rdir + "/", "-c", conf}, addr)
 				}
 				runLoad(addr, 10, ka, 300*time.Millisecond) // warm up
+				cpu0 := treeCPU(cmd.Process.Pid)
 				b.ResetTimer()
 				r := runLoad(addr, 50, ka, benchSeconds())
 				b.StopTimer()
+				if r.requests > 0 {
+					// CPU time of the proxy per request: a figure less
+					// sensitive than req/s to other load on the machine
+					cpu := treeCPU(cmd.Process.Pid) - cpu0
+					b.ReportMetric(float64(cpu.Microseconds())/float64(r.requests), "cpu-us/req")
+				}
 				b.ReportMetric(r.rps, "req/s")
 				b.ReportMetric(float64(r.p50.Microseconds())/1000, "p50-ms")
 				b.ReportMetric(float64(r.p99.Microseconds())/1000, "p99-ms")
@@ -299,6 +307,42 @@ func treeRSS(pid int) int {
 		}
 	}
 	return total
+}
+
+// treeCPU sums user and system CPU time of pid and its direct children.
+func treeCPU(pid int) time.Duration {
+	total := cpuOf(pid)
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+		if len(f) > 2 && f[1] == strconv.Itoa(pid) {
+			total += cpuOf(p)
+		}
+	}
+	return total
+}
+
+// cpuOf reads utime+stime from /proc/PID/stat (clock ticks of 10 ms).
+func cpuOf(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.Atoi(f[11])
+	st, _ := strconv.Atoi(f[12])
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 func rssOf(pid int) int {

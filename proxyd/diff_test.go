@@ -28,6 +28,7 @@ http {
 	log_format up '$request $status $upstream_addr $upstream_status';
 	access_log {{DIR}}/access.log main;
 	access_log {{DIR}}/up.log up;
+	access_log {{DIR}}/combined.log;
 	proxy_read_timeout 1s;
 
 	upstream myapp1 { ip_hash; server {{APP1}}; server {{APP2}}; }
@@ -65,6 +66,7 @@ http {
 		location /chash/ { proxy_pass http://chsh; }
 		location /direct/ { proxy_pass http://{{APP2}}/d/; }
 		location /deny/ { deny all; proxy_pass http://rr; }
+		location /acl/ { deny 127.0.0.2; allow 127.0.0.0/16; deny all; return 200 "allowed\n"; }
 		location /ret { return 200 "hello $host $request_uri\n"; }
 		location /redir { return 301 /elsewhere; }
 		location /std/ {
@@ -176,6 +178,9 @@ var diffCases = []diffCase{
 	{"auto redirect", "127.0.0.1", []string{req("GET", "/direct", "www.example.com")}},
 	{"merge slashes and dots", "127.0.0.1", []string{req("GET", "//rr/./a/../b", "www.example.com")}},
 	{"deny", "127.0.0.1", []string{req("GET", "/deny/x", "www.example.com")}},
+	{"acl allowed", "127.0.0.1", []string{req("GET", "/acl/x", "www.example.com")}},
+	{"acl denied host", "127.0.0.2", []string{req("GET", "/acl/x", "www.example.com")}},
+	{"acl denied net", "127.9.0.1", []string{req("GET", "/acl/x", "www.example.com")}},
 	{"return text", "127.0.0.1", []string{req("GET", "/ret?x", "www.example.com")}},
 	{"return redirect", "127.0.0.1", []string{req("GET", "/redir", "www.example.com")}},
 	{"std headers with xff", "127.0.0.9", []string{req("GET", "/std/a", "www.example.com", "X-Forwarded-For: 10.0.0.1", "X-Real-IP: 6.6.6.6")}},
@@ -316,8 +321,16 @@ func TestDifferentialNginx(t *testing.T) {
 		seen += len(w.backend)
 	}
 	assert.Greater(t, seen, 50, "backends saw too few requests for the test to mean much")
-	for _, name := range []string{"access.log", "up.log"} {
-		wl, gl := ng.logLines(t, name), px.logLines(t, name)
+	for _, name := range []string{"access.log", "up.log", "combined.log"} {
+		wl := ng.logLines(t, name)
+		// lines are written after the response; the last (WebSocket) one
+		// when the tunnel closes
+		deadline := time.Now().Add(3 * time.Second)
+		gl := px.logLines(t, name)
+		for len(gl) < len(wl) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+			gl = px.logLines(t, name)
+		}
 		assert.Greater(t, len(wl), len(diffCases), "nginx %s too short", name)
 		if d := diffLines(wl, gl); d != "" {
 			t.Errorf("%s differs:\n%s", name, d)
