@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -55,33 +56,37 @@ func (c *clientConn) serveTCP() {
 	}()
 	defer conn.Close()
 	var wg sync.WaitGroup
+	var last atomic.Int64
+	last.Store(time.Now().UnixNano())
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		n := pipe(conn, c.conn, fe.Cfg.Timeouts.Client)
+		n := pipe(conn, c.conn, fe.Cfg.Timeouts.Client, &last)
 		srv.bytesIn.Add(uint64(n))
 		fe.bytesIn.Add(uint64(n))
 	}()
 	go func() {
 		defer wg.Done()
-		n := pipe(c.conn, conn, be.Cfg.Timeouts.Server)
+		n := pipe(c.conn, conn, be.Cfg.Timeouts.Server, &last)
 		srv.bytesOut.Add(uint64(n))
 		fe.bytesOut.Add(uint64(n))
 	}()
 	wg.Wait()
 }
 
-// pipe copies src to dst with an idle timeout on reads, then half-closes
-// dst for writing.
-func pipe(dst, src net.Conn, idle time.Duration) int64 {
+// pipe copies src to dst, then half-closes dst for writing. A read that
+// waits longer than idle ends the session, unless the other direction
+// moved data meanwhile (last holds the time of the latest transfer).
+func pipe(dst, src net.Conn, idle time.Duration, last *atomic.Int64) int64 {
 	buf := make([]byte, 32<<10)
 	var total int64
 	for {
 		if idle > 0 {
-			src.SetReadDeadline(time.Now().Add(idle))
+			src.SetReadDeadline(time.Unix(0, last.Load()).Add(idle))
 		}
 		n, err := src.Read(buf)
 		if n > 0 {
+			last.Store(time.Now().UnixNano())
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				src.Close()
 				return total
@@ -89,6 +94,9 @@ func pipe(dst, src net.Conn, idle time.Duration) int64 {
 			total += int64(n)
 		}
 		if err != nil {
+			if isTimeout(err) && time.Since(time.Unix(0, last.Load())) < idle {
+				continue
+			}
 			if err != io.EOF {
 				// Timeout or reset: tear both sides down.
 				dst.Close()

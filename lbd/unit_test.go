@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"regexp"
@@ -213,4 +214,44 @@ func TestHAProxyHandler(t *testing.T) {
 	require.Len(t, lines, 2)
 	assert.Regexp(t, `^\[WARNING\]  \(\d+\) : Server be/s1 is DOWN$`, lines[0])
 	assert.Regexp(t, `^\[ALERT\]    \(\d+\) : backend 'be' has no server available!$`, lines[1])
+}
+
+// TestTCPIdleTimeout: a TCP session idle for "timeout client" is closed,
+// but one where only the server talks stays open.
+func TestTCPIdleTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				// Talk every 100ms for 1s, then go quiet.
+				for i := 0; i < 10; i++ {
+					fmt.Fprintf(c, "tick %d\n", i)
+					time.Sleep(100 * time.Millisecond)
+				}
+				time.Sleep(5 * time.Second)
+			}()
+		}
+	}()
+	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg := "defaults\nmode tcp\ntimeout connect 1s\ntimeout client 300ms\ntimeout server 300ms\n" +
+		"listen l\nbind " + listen + "\nserver s " + ln.Addr().String() + "\n"
+	startLBD(t, cfg, listen)
+	c, err := net.Dial("tcp", listen)
+	require.NoError(t, err)
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	all, err := io.ReadAll(c)
+	require.NoError(t, err)
+	assert.Equal(t, 10, strings.Count(string(all), "tick"))
+	el := time.Since(start)
+	assert.Greater(t, el, time.Second)
+	assert.Less(t, el, 3*time.Second, "the quiet session must end after the idle timeout")
 }
