@@ -284,9 +284,11 @@ func nodeAddrs(n *lab.Node) ([]netip.Addr, error) {
 func waitListening(ctx context.Context, l *lab.Lab, nodes []string, d time.Duration) {
 	deadline := time.Now().Add(d)
 	for _, name := range nodes {
-		path := fmt.Sprintf("/proc/%d/net/tcp", l.MustNode(name).InitPID())
+		pid := l.MustNode(name).InitPID()
 		for time.Now().Before(deadline) && ctx.Err() == nil {
-			if b, err := os.ReadFile(path); err == nil && hasListener(string(b)) {
+			b4, _ := os.ReadFile(fmt.Sprintf("/proc/%d/net/tcp", pid))
+			b6, _ := os.ReadFile(fmt.Sprintf("/proc/%d/net/tcp6", pid))
+			if hasListener(string(b4)) || hasListener(string(b6)) {
 				break
 			}
 			time.Sleep(20 * time.Millisecond)
@@ -296,7 +298,11 @@ func waitListening(ctx context.Context, l *lab.Lab, nodes []string, d time.Durat
 
 // hasListener reports whether a /proc/net/tcp table has a LISTEN socket.
 func hasListener(table string) bool {
-	for _, line := range strings.Split(table, "\n")[1:] {
+	lines := strings.Split(table, "\n")
+	if len(lines) < 2 {
+		return false
+	}
+	for _, line := range lines[1:] {
 		f := strings.Fields(line)
 		if len(f) > 3 && f[3] == "0A" {
 			return true

@@ -5,6 +5,7 @@
 //	lab status [NAME]               nodes, interfaces, addresses and processes
 //	lab exec [-l NAME] NODE -- CMD  run a command in a node (a tty when interactive)
 //	lab trace NODE[:IFACE] [FILTER] print packets live, tcpdump style
+//	lab run FILE|DIR...             run scenarios and report
 //	lab ui [NAME]                   a live teaching page of a running lab
 //	lab graph FILE [-o PREFIX]      draw a topology as dot and SVG
 package main
@@ -33,6 +34,8 @@ const usage = `usage:
   lab exec [-l NAME] NODE -- CMD... run a command inside a node (a tty when interactive)
   lab trace [-l NAME] [-w DIR] NODE[:IFACE]... [FILTER]
                                     print packets live, tcpdump style (vrrp, arp, tcp, host A, port N...)
+  lab run FILE|DIR... [--impl go|reference|both] [--junit FILE] [--report DIR] [--keep]
+                                    run scenarios, each in its own lab, and report
   lab ui [NAME] [--listen 127.0.0.1:PORT]
                                     serve a live page of a running lab (prints its URL and token)
   lab graph FILE [-o PREFIX]        write the topology as PREFIX.dot and PREFIX.svg
@@ -65,6 +68,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	case "trace":
 		err = cmdTrace(ctx, args[1:], stdout, stderr)
+	case "run":
+		err = cmdRun(ctx, args[1:], stdout, stderr)
 	case "ui":
 		err = cmdUI(ctx, args[1:], stdout, stderr)
 	case "graph":
