@@ -110,6 +110,7 @@ connect_timeout 2
 `
 
 type l4Lab struct {
+	top    *testing.T // owns the lab's processes (not a subtest)
 	l      *lab.Lab
 	shared string
 	lbdCmd []string // binary and leading arguments
@@ -146,7 +147,7 @@ func upLab(t *testing.T, name, topology string) *l4Lab {
 	l, err := lab.Up(ctx, topo)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = l.Down(context.Background()) })
-	x := &l4Lab{l: l, shared: l.SharedDir(), apps: map[string]*lab.Process{}}
+	x := &l4Lab{top: t, l: l, shared: l.SharedDir(), apps: map[string]*lab.Process{}}
 
 	require.NoError(t, goBuild(filepath.Join(x.shared, "labapp"), "halab/cmd/labapp"))
 	// The real binary when cmd/lbd builds; else this test binary runs
@@ -175,7 +176,7 @@ func (x *l4Lab) startApp(t *testing.T, node string) {
 		Args: []string{filepath.Join(x.shared, "labapp"), "-listen", ":80"}})
 	require.NoError(t, err)
 	x.apps[node] = p
-	t.Cleanup(func() { _ = p.Stop(context.Background()) })
+	x.top.Cleanup(func() { _ = p.Stop(context.Background()) })
 	require.Eventually(t, func() bool {
 		return x.l.MustNode("lvs01").Do(func() error {
 			c, err := net.DialTimeout("tcp4", nodeAddr(node)+":80", time.Second)
@@ -207,7 +208,7 @@ func (x *l4Lab) startLBDOn(t *testing.T, node, conf string) *lab.Process {
 	before := strings.Count(x.logOf(node, "lbd"), ready)
 	p, err := x.l.MustNode(node).Start(context.Background(), lab.ProcSpec{Name: "lbd", Args: args})
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = p.Stop(context.Background()) })
+	x.top.Cleanup(func() { _ = p.Stop(context.Background()) })
 	require.Eventually(t, func() bool { return strings.Count(x.logOf(node, "lbd"), ready) > before },
 		10*time.Second, 20*time.Millisecond, "lbd log:\n%s", x.logOf(node, "lbd"))
 	require.Contains(t, x.rulesetOf(t, node), "table ip "+DefaultTable)
@@ -381,6 +382,23 @@ func TestLabActiveActiveL4(t *testing.T) {
 		}, 3*bound, 20*time.Millisecond)
 		t.Logf("nginx01 back in the rotation %v after it restarted", time.Since(start).Round(time.Millisecond))
 		assert.Contains(t, x.lbdLog(t), "TCP connection to [10.0.1.11]:tcp:80 success.")
+	})
+
+	t.Run("SIGHUP reloads keepalived.conf", func(t *testing.T) {
+		wrr := strings.Replace(strings.Replace(labConf, "lb_algo rr", "lb_algo wrr", 1),
+			"real_server 10.0.1.11 80 {", "real_server 10.0.1.11 80 {\nweight 3", 1)
+		x.writeConf(t, "lvs01", wrr)
+		require.NoError(t, p.Signal(syscall.SIGHUP))
+		require.Eventually(t, func() bool { return strings.Count(x.lbdLog(t), "Activating VS") >= 2 },
+			10*time.Second, 20*time.Millisecond, "lbd log:\n%s", x.lbdLog(t))
+		var apps []string
+		for range 8 {
+			s, err := x.get()
+			require.NoError(t, err)
+			apps = append(apps, s.App)
+		}
+		assert.Equal(t, []string{"nginx01", "nginx01", "nginx01", "nginx02", "nginx01", "nginx01", "nginx01", "nginx02"}, apps,
+			"ruleset:\n%s\nlbd log:\n%s", x.ruleset(t), x.lbdLog(t))
 	})
 
 	t.Run("SIGTERM removes the table; a SIGKILLed lbd's table is replaced", func(t *testing.T) {
