@@ -78,11 +78,12 @@ type routerConf struct {
 	unicastSrc string
 	peers      []string
 	checkFile  string // tracked script tests for this file (weight 10)
+	global     string // extra global_defs lines
 }
 
 func (c routerConf) render() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "global_defs {\n  router_id %s\n  vrrp_version %d\n}\n", c.node, c.version)
+	fmt.Fprintf(&b, "global_defs {\n  router_id %s\n  vrrp_version %d\n%s}\n", c.node, c.version, c.global)
 	if c.checkFile != "" {
 		fmt.Fprintf(&b, "vrrp_script chk_nginx {\n  script \"/bin/test -e %s\"\n  interval 1\n  weight 10\n}\n", c.checkFile)
 	}
@@ -324,14 +325,17 @@ func (v *vrrpLab) failoverScenario(downInterval time.Duration) {
 }
 
 func TestLabInterop(t *testing.T) {
-	v := newVRRPLab(t, "vr1")
-	v.setCheck("r1", true)
-	v.setCheck("r2", true)
+	t.Parallel()
+	requireLab(t)
 	pairs := [][2]impl{{implVrrpd, implVrrpd}, {implVrrpd, implKeepalived}, {implKeepalived, implVrrpd}}
 	for _, version := range []int{2, 3} {
-		for _, pair := range pairs {
+		for k, pair := range pairs {
 			t.Run(fmt.Sprintf("v%d/%s+%s", version, pair[0], pair[1]), func(t *testing.T) {
-				v.t = t
+				// Each pairing has its own lab, so they run side by side.
+				t.Parallel()
+				v := newVRRPLab(t, fmt.Sprintf("vr1-%d%d", version, k))
+				v.setCheck("r1", true)
+				v.setCheck("r2", true)
 				defer v.stopAll()
 				r1, r2 := v.articlePair(version, "1")
 				v.start(pair[0], r1)
@@ -355,6 +359,7 @@ func TestLabInterop(t *testing.T) {
 // TestLabAuthMismatch: with different passwords each side drops the other's
 // adverts, so both become master, exactly as two keepalived would.
 func TestLabAuthMismatch(t *testing.T) {
+	t.Parallel()
 	v := newVRRPLab(t, "vr2")
 	defer v.stopAll()
 	r1 := routerConf{node: "r1", version: 2, state: "MASTER", priority: 100, advertInt: "1", authPass: "Security"}
@@ -370,6 +375,7 @@ func TestLabAuthMismatch(t *testing.T) {
 
 // TestLabUnicast runs unicast_peer mode in both versions and pairings.
 func TestLabUnicast(t *testing.T) {
+	t.Parallel()
 	v := newVRRPLab(t, "vr3")
 	for _, tc := range []struct {
 		version int
@@ -405,6 +411,7 @@ func TestLabUnicast(t *testing.T) {
 // advert of vrrpd and keepalived, v2 and v3, passes our decoder and
 // gopacket's VRRP layer.
 func TestLabCapturedAdvertsDecode(t *testing.T) {
+	t.Parallel()
 	v := newVRRPLab(t, "vr4")
 	obs := v.l.MustNode("obs")
 	for _, version := range []int{2, 3} {
