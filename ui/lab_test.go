@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -185,4 +186,36 @@ func TestLabStateEventsProbeAndFaults(t *testing.T) {
 		}
 	}
 	assert.Equal(t, len(steps), faults)
+}
+
+// TestLabKeepalivedInferred runs Debian's keepalived (which writes no
+// status file) and checks that its state is inferred from the VIP.
+func TestLabKeepalivedInferred(t *testing.T) {
+	requireLab(t)
+	const keepalived = "/usr/sbin/keepalived"
+	if _, err := os.Stat(keepalived); err != nil {
+		t.Skip("keepalived is not installed")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	l := upSimple(t, ctx, "ui3")
+	conf := filepath.Join(l.SharedDir(), "keepalived.conf")
+	require.NoError(t, os.WriteFile(conf, fmt.Appendf(nil, keepalivedConf, "nginx01", "MASTER", 101), 0o644))
+	_, err := l.MustNode("nginx01").Start(ctx, lab.ProcSpec{Name: "keepalived", Args: []string{keepalived, "-n", "-l", "-D", "-f", conf, "--vrrp",
+		"-p", "/run/keepalived.pid", "-r", "/run/keepalived_vrrp.pid", "-c", "/run/keepalived_checkers.pid"}})
+	require.NoError(t, err)
+	s, err := Serve(ctx, l, Options{Listen: "127.0.0.1:0"})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		n := s.State().Node("nginx01")
+		return len(n.Daemons) == 1 && len(n.Daemons[0].VRRP) == 1 && n.Daemons[0].VRRP[0].State == "MASTER"
+	}, 15*time.Second, 50*time.Millisecond, "keepalived never shown as master: %+v", s.State().Node("nginx01"))
+	d := s.State().Node("nginx01").Daemons[0]
+	assert.Equal(t, "keepalived", d.Name, "keepalived's children are folded into it")
+	in := d.VRRP[0]
+	assert.True(t, in.Inferred)
+	assert.Equal(t, "VI_1", in.Name)
+	assert.Equal(t, 51, in.VRID)
+	assert.Equal(t, 101, in.Priority)
+	assert.Equal(t, []string{"10.0.1.100"}, in.VIPs)
 }

@@ -197,10 +197,12 @@ function renderDetail() {
   t.querySelectorAll("td").forEach((td) => { td.style.whiteSpace = "pre-wrap"; });
 }
 
+// setResult shows the outcome of an action: err true (failed), false (done)
+// or "pending".
 function setResult(text, err) {
   const r = $("act-result");
   r.textContent = text;
-  r.className = "result " + (err ? "err" : "ok");
+  r.className = "result " + (err === "pending" ? "pending" : err ? "err" : "ok");
 }
 
 // ---- actions ----
@@ -210,7 +212,7 @@ function initActions() {
     b.addEventListener("click", async () => {
       const a = { action: b.dataset.action, node: $("act-node").value, daemon: $("act-daemon").value,
         iface: $("act-iface").value, peer: $("act-peer").value };
-      setResult(a.action + " " + a.node + "…", false);
+      setResult(a.action + " " + a.node + "…", "pending");
       try {
         const r = await post("api/action", a);
         setResult(r.event.text, false);
