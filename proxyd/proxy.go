@@ -43,10 +43,10 @@ func (x *exchange) prepareBody(s *config.Settings) (*reqBody, int) {
 	}
 	x.sendContinue()
 	x.bodyRead = true
-	_ = x.c.nc.SetReadDeadline(time.Now().Add(60 * time.Second))
+	_ = x.c.nc.SetReadDeadline(time.Now().Add(clientBodyTimeout))
 	switch {
 	case r.chunked && s.HTTPVersion == "1.1" && !s.RequestBuffering && !chunkedComplete(x.c.br):
-		b.stream = &chunkedBody{br: x.c.br}
+		b.stream = &deadlineReader{r: &chunkedBody{br: x.c.br}, c: x.c.nc, timeout: clientBodyTimeout}
 		b.chunked = true
 	case r.chunked:
 		data, err := readAllLimit(&chunkedBody{br: x.c.br}, s.ClientMaxBodySize)
@@ -68,7 +68,7 @@ func (x *exchange) prepareBody(s *config.Settings) (*reqBody, int) {
 		b.buf, b.length = data, r.contentLen
 		x.reqLength += b.length
 	default:
-		b.stream = io.LimitReader(x.c.br, r.contentLen)
+		b.stream = io.LimitReader(&deadlineReader{r: x.c.br, c: x.c.nc, timeout: clientBodyTimeout}, r.contentLen)
 		b.length = r.contentLen
 	}
 	return b, 0
@@ -331,18 +331,6 @@ func writeUpstream(u *upConn, head []byte, body *reqBody, timeout time.Duration)
 	}
 	_ = u.nc.SetWriteDeadline(time.Time{})
 	return nil
-}
-
-// deadlineWriter renews the write deadline before each write, as nginx's
-// send timeout applies between two successive writes.
-type deadlineWriter struct {
-	c       net.Conn
-	timeout time.Duration
-}
-
-func (d *deadlineWriter) Write(p []byte) (int, error) {
-	_ = d.c.SetWriteDeadline(time.Now().Add(d.timeout))
-	return d.c.Write(p)
 }
 
 // chunkWriter writes each Write as one chunk.

@@ -76,7 +76,7 @@ func (rt *runtime) relay(x *exchange, u *upConn, res *upResponse, pl *pool, pe *
 		}
 		x.hijacked = true
 		free(false)
-		n := tunnel(x.c, u)
+		n := tunnel(x.c, u, s.ReadTimeout)
 		x.bodySent += n
 		x.bytesSent += n
 		return

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -142,7 +143,7 @@ func (s *Server) acceptLoop(l net.Listener) {
 			id:     s.nextID.Add(1),
 			nc:     nc,
 			br:     getReader(&cReaderPool, nc),
-			bw:     getWriter(nc),
+			bw:     getWriter(&deadlineWriter{c: nc, timeout: sendTimeout}),
 			remote: addrPortOf(nc.RemoteAddr()),
 			local:  addrPortOf(nc.LocalAddr()),
 			rt:     s.rt.Load(),
@@ -159,6 +160,13 @@ func (s *Server) acceptLoop(l net.Listener) {
 		s.mu.Unlock()
 		go func() {
 			defer s.connsWG.Done()
+			defer func() {
+				// one bad request must not take the daemon down
+				if p := recover(); p != nil {
+					s.log.Error("panic serving connection", "client", c.remote, "panic", p, "stack", string(debug.Stack()))
+					_ = c.nc.Close()
+				}
+			}()
 			c.serve(s.ctx)
 			if !c.hijacked {
 				putReader(&cReaderPool, c.br)

@@ -1,9 +1,11 @@
 package proxyd
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -195,4 +197,44 @@ http {
 	// module does for any request to the upstream) and closes it after
 	assert.Equal(t, 3, app.conns, "Connection: close upstream means a connection per request")
 	app.mu.Unlock()
+}
+
+func TestWebSocketIdleTimeout(t *testing.T) {
+	app := startBackend(t, "app", "127.0.0.1:0")
+	r := startProxyd(t, `
+events {}
+http {
+	access_log off;
+	server {
+		listen {{LISTEN}};
+		location / {
+			proxy_http_version 1.1;
+			proxy_set_header Upgrade $http_upgrade;
+			proxy_set_header Connection "upgrade";
+			proxy_read_timeout 300ms;
+			proxy_pass http://{{APP}};
+		}
+	}
+}`, map[string]string{"APP": app.addr()})
+	c, err := net.DialTimeout("tcp", r.addr, 2*time.Second)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	require.NoError(t, err)
+	br := bufio.NewReader(c)
+	res, err := readResponseHead(br, "GET")
+	require.NoError(t, err)
+	require.Equal(t, 101, res.status)
+	_, err = io.WriteString(c, "ping")
+	require.NoError(t, err)
+	buf := make([]byte, 4)
+	_, err = io.ReadFull(br, buf)
+	require.NoError(t, err)
+	assert.Equal(t, "ping", string(buf))
+	// silence: the tunnel closes after proxy_read_timeout
+	start := time.Now()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = br.ReadByte()
+	assert.ErrorIs(t, err, io.EOF)
+	assert.Less(t, time.Since(start), 3*time.Second)
 }
