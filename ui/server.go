@@ -65,6 +65,8 @@ type Server struct {
 	httpSrv *http.Server
 	done    chan struct{}
 
+	kick chan struct{} // asks the poller for a sample now
+
 	mu    sync.Mutex
 	state *State
 	seq   uint64
@@ -103,7 +105,7 @@ func serve(ctx context.Context, l labView, opts Options) (*Server, error) {
 	s := &Server{
 		lab: l, node: l.Node, opts: opts, token: opts.Token, log: opts.Logger, faults: opts.Faults,
 		hub: newHub(), rec: newRecorder(time.Now()), ticker: newTicker(l, opts.Logger),
-		coll: newCollector(l), ctx: ctx, done: make(chan struct{}),
+		coll: newCollector(l), ctx: ctx, done: make(chan struct{}), kick: make(chan struct{}, 1),
 	}
 	s.probe = &prober{results: s.onProbe}
 	var g bytes.Buffer
@@ -122,6 +124,7 @@ func serve(ctx context.Context, l labView, opts Options) (*Server, error) {
 	s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return ctx }}
 	go s.poll(ctx)
+	watchNetlink(ctx, l, s.kickPoll, s.log)
 	go func() {
 		<-ctx.Done()
 		s.probe.stop()
@@ -224,7 +227,16 @@ func sameState(a, b *State) bool {
 	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
 }
 
-// poll samples the lab until ctx ends.
+// kickPoll asks for a sample now (netlink saw a change).
+func (s *Server) kickPoll() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// poll samples the lab every PollInterval, and at once when kicked, until
+// ctx ends.
 func (s *Server) poll(ctx context.Context) {
 	t := time.NewTicker(s.opts.PollInterval)
 	defer t.Stop()
@@ -233,6 +245,9 @@ func (s *Server) poll(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-s.kick:
+			// Let a burst of updates (address, then route) settle.
+			time.Sleep(5 * time.Millisecond)
 		}
 		st := s.coll.sample()
 		if !s.setState(st) {
