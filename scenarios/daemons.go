@@ -190,6 +190,11 @@ func (ds *daemonSet) start(ctx context.Context, node, name string) error {
 	if err != nil {
 		return err
 	}
+	if ds.procs[key] != nil {
+		// Restarting after a death: children of the last run (keepalived's
+		// VRRP child outlives a SIGKILLed parent) would refuse the new one.
+		_, _ = n.Run(ctx, "pkill", "-KILL", "-x", filepath.Base(ds.specs[key].Args[0]))
+	}
 	p, err := n.Start(ctx, ds.specs[key])
 	if err != nil {
 		return fmt.Errorf("start %s on %s: %w", name, node, err)
