@@ -36,14 +36,14 @@ func WriteDot(w io.Writer, ly *Layout) error {
 				fill = "#ffffff"
 			}
 			p("    %s [shape=box, style=\"rounded,filled\", fillcolor=%s, label=%s, width=%.2f, height=%.2f, pos=%s];\n",
-				q(name), q(fill), q(name+"\\n"+role), float64(b.W)/72, float64(b.H)/72, pos(b.CenterX(), b.Y+b.H/2))
+				q(name), q(fill), q(name+"\n"+role), float64(b.W)/72, float64(b.H)/72, pos(b.CenterX(), b.Y+b.H/2))
 		}
 		p("  }\n")
 	}
 	for _, b := range ly.Buses {
 		label := b.Name
 		if b.Subnet != "" {
-			label += "\\n" + b.Subnet
+			label += "\n" + b.Subnet
 		}
 		p("  %s [shape=box, style=filled, fillcolor=\"#333333\", fontcolor=white, height=0.25, width=%.2f, label=%s, pos=%s];\n",
 			q("lan:"+b.Name), float64(b.X2-b.X1)/72, q(label), pos((b.X1+b.X2)/2, b.Y))
@@ -52,10 +52,15 @@ func WriteDot(w io.Writer, ly *Layout) error {
 		if wi.LAN == "" {
 			continue
 		}
-		p("  %s -- %s [label=%s];\n", q(wi.Node), q("lan:"+wi.LAN), q(wi.Iface+" "+strings.Join(wi.Addresses, " ")))
+		// Edges run top to bottom so that dot ranks buses between tiers.
+		a, b := q(wi.Node), q("lan:"+wi.LAN)
+		if wi.Y2 < wi.Y1 {
+			a, b = b, a
+		}
+		p("  %s -- %s [xlabel=%s];\n", a, b, q(wi.Iface+" "+strings.Join(wi.Addresses, " ")))
 	}
 	for _, l := range ly.Links {
-		p("  %s -- %s [label=%s, taillabel=%s, headlabel=%s];\n", q(l.A), q(l.B), q(l.Name), q(l.AIface), q(l.BIface))
+		p("  %s -- %s [xlabel=%s, taillabel=%s, headlabel=%s];\n", q(l.A), q(l.B), q(l.Name), q(l.AIface), q(l.BIface))
 	}
 	p("}\n")
 	return bw.Flush()

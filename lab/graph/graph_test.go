@@ -150,7 +150,7 @@ func TestDot(t *testing.T) {
 	require.NoError(t, WriteDot(&b, Compute(loadTopo(t, "simple"))))
 	dot := b.String()
 	assert.True(t, strings.HasPrefix(dot, `graph "simple" {`))
-	assert.Contains(t, dot, `"nginx01" -- "lan:front" [label="eth0 10.0.1.11/24"];`)
+	assert.Contains(t, dot, `"lan:front" -- "nginx01" [xlabel="eth0 10.0.1.11/24"];`)
 	assert.Contains(t, dot, "rank=same;")
 	assert.Equal(t, strings.Count(dot, "{"), strings.Count(dot, "}"))
 }
