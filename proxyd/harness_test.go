@@ -84,7 +84,7 @@ func startProxyd(t *testing.T, tpl string, vars map[string]string) *proxyRun {
 	t.Helper()
 	r := &proxyRun{kind: "proxyd", dir: t.TempDir(), addr: freePort(t, "127.0.0.1")}
 	conf := filepath.Join(r.dir, "nginx.conf")
-	v := map[string]string{"LISTEN": r.addr, "DIR": r.dir}
+	v := map[string]string{"LISTEN": r.addr, "DIR": r.dir, "LPORT": r.addr[strings.LastIndex(r.addr, ":")+1:]}
 	for k, x := range vars {
 		v[k] = x
 	}

@@ -57,15 +57,19 @@ func newRuntime(cfg *config.Config, errLog *errorLog) (*runtime, error) {
 // listenAddrs returns the addresses to bind: per port, only the wildcard
 // address when one is configured, as nginx binds.
 func (rt *runtime) listenAddrs() []netip.AddrPort {
-	wild := map[uint16]bool{}
+	type key struct {
+		v4   bool
+		port uint16
+	}
+	wild := map[key]bool{}
 	for a := range rt.vhosts {
 		if a.Addr().IsUnspecified() {
-			wild[a.Port()] = true
+			wild[key{a.Addr().Is4(), a.Port()}] = true
 		}
 	}
 	var out []netip.AddrPort
 	for a := range rt.vhosts {
-		if !a.Addr().IsUnspecified() && wild[a.Port()] {
+		if !a.Addr().IsUnspecified() && wild[key{a.Addr().Is4(), a.Port()}] {
 			continue
 		}
 		out = append(out, a)
@@ -80,9 +84,7 @@ func (rt *runtime) vhostsFor(local netip.AddrPort) *vhosts {
 		return v
 	}
 	if local.Addr().Is4() {
-		if v, ok := rt.vhosts[netip.AddrPortFrom(netip.IPv4Unspecified(), local.Port())]; ok {
-			return v
-		}
+		return rt.vhosts[netip.AddrPortFrom(netip.IPv4Unspecified(), local.Port())]
 	}
 	return rt.vhosts[netip.AddrPortFrom(netip.IPv6Unspecified(), local.Port())]
 }

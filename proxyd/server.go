@@ -1,7 +1,3 @@
-// Package proxyd is an nginx-compatible HTTP reverse proxy: it runs the
-// configuration model of package config with nginx's behaviour for
-// virtual hosts, locations, upstream selection, passive health, headers,
-// access logs and error pages.
 package proxyd
 
 import (
@@ -99,7 +95,13 @@ func (s *Server) bind(addrs []netip.AddrPort) ([]netip.AddrPort, error) {
 		// accepted connections get no TCP keep-alive probes, as in nginx
 		// without so_keepalive
 		lc := net.ListenConfig{KeepAlive: -1}
-		l, err := lc.Listen(s.ctx, "tcp", a.String())
+		// "tcp6" makes [::] listeners IPv6-only, as nginx's ipv6only=on
+		// default, so that "listen 80" and "listen [::]:80" coexist
+		network := "tcp4"
+		if !a.Addr().Is4() {
+			network = "tcp6"
+		}
+		l, err := lc.Listen(s.ctx, network, a.String())
 		if err != nil {
 			for _, b := range added {
 				_ = s.listeners[b].Close()

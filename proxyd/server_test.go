@@ -238,3 +238,23 @@ http {
 	assert.ErrorIs(t, err, io.EOF)
 	assert.Less(t, time.Since(start), 3*time.Second)
 }
+
+func TestDualStackListen(t *testing.T) {
+	l, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Skip("no IPv6 loopback")
+	}
+	_ = l.Close()
+	r := startProxyd(t, `
+events {}
+http {
+	access_log off;
+	server { listen {{LISTEN}}; listen [::1]:{{LPORT}}; location / { return 200 "$server_addr\n"; } }
+}`, nil)
+	port := r.addr[strings.LastIndex(r.addr, ":")+1:]
+	for _, host := range []string{"127.0.0.1", "[::1]"} {
+		_, body, err := httpGet(&http.Client{Timeout: 2 * time.Second}, "http://"+host+":"+port+"/")
+		require.NoError(t, err, host)
+		assert.Equal(t, strings.Trim(host, "[]")+"\n", body)
+	}
+}

@@ -12,36 +12,6 @@ import (
 	"halab/proxyd/config"
 )
 
-// exchange is one request/response in flight: everything nginx variables
-// are computed from.
-type exchange struct {
-	c      *clientConn
-	req    *request
-	srv    *config.Server
-	loc    *config.Location
-	caps   []string
-	pp     *config.ProxyPass
-	start  time.Time
-	status int
-
-	bodySent   int64 // response body bytes written
-	bytesSent  int64 // response bytes written, headers included
-	reqLength  int64 // request bytes read, headers and body
-	upAddrs    []string
-	upStatuses []string
-	upTimes    []string
-	upConnect  []string
-	upHeader   []string
-	respHeader []header // response headers sent, for $sent_http_
-	upHeaders  []header // last upstream response headers
-
-	keepAlive        bool          // keep the client connection after this response
-	keepaliveTimeout time.Duration // keepalive_timeout of the chosen location
-	hijacked         bool          // connection taken over (WebSocket)
-	bodyRead         bool          // request body consumed
-	continued        bool          // 100 Continue sent
-}
-
 // variable returns the value of an nginx variable and whether it was
 // found; not-found variables log as "-" and expand to "".
 func (x *exchange) variable(name string) (string, bool) {
