@@ -137,6 +137,12 @@ func TestBrowserFailover(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#node-nginx01`)),
 	))
 	waitHolders("nginx01", 5*time.Second)
+	// The traffic strip and the timeline colour apps alike.
+	for _, app := range []string{"app01", "app02", "nginx02"} {
+		col, err := chromedp.Run(bctx, chromedp.Evaluate[string](fmt.Sprintf("colorOf(%q)", app)))
+		require.NoError(t, err)
+		require.Equal(t, appColor(app), col, app)
+	}
 	vrrp, err := chromedp.Run(bctx, chromedp.AttributeValue(chromedp.CSS(`#node-nginx01`), "data-vrrp"))
 	require.NoError(t, err)
 	require.Equal(t, "MASTER", vrrp.Value)

@@ -102,6 +102,11 @@ func (p *prober) loop(ctx context.Context, n *lab.Node, spec ProbeSpec) {
 	if spec.For > 0 {
 		end = time.After(spec.For)
 	}
+	// Requests run concurrently so that timeouts do not slow the rate
+	// down: an outage shows as many failures, not as a quiet gap.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	inflight := make(chan struct{}, 64)
 	for {
 		select {
 		case <-ctx.Done():
@@ -110,7 +115,21 @@ func (p *prober) loop(ctx context.Context, n *lab.Node, spec ProbeSpec) {
 			return
 		case <-tick.C:
 		}
-		p.results(probeOnce(ctx, client, spec.URL))
+		select {
+		case inflight <- struct{}{}:
+		default:
+			p.results(ProbeResult{Time: time.Now(), Error: "not sent: 64 requests in flight"})
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-inflight }()
+			r := probeOnce(ctx, client, spec.URL)
+			if ctx.Err() == nil {
+				p.results(r)
+			}
+		}()
 	}
 }
 

@@ -268,6 +268,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/events", s.handleEvents)
 	mux.HandleFunc("GET /api/packets", s.handlePackets)
 	mux.HandleFunc("POST /api/action", s.authorized(s.handleAction))
+	mux.HandleFunc("GET /api/probe", s.handleProbeResults)
 	mux.HandleFunc("POST /api/probe", s.authorized(s.handleProbe))
 	return securityHeaders(mux)
 }
@@ -497,6 +498,20 @@ func (s *Server) handleAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "event": ev})
+}
+
+// handleProbeResults returns the running probe (null when none) and the
+// results of the last minute, for a page that just loaded.
+func (s *Server) handleProbeResults(w http.ResponseWriter, r *http.Request) {
+	spec, running := s.probe.running()
+	since := time.Now().Add(-time.Minute)
+	var recent []ProbeResult
+	for _, p := range s.rec.snapshot(time.Now()).Requests {
+		if p.Time.After(since) {
+			recent = append(recent, p)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"probe": probeIf(spec, running), "results": recent})
 }
 
 // probeRequest is the body of POST /api/probe.

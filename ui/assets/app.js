@@ -239,11 +239,16 @@ function initProbe() {
   setInterval(drawStrip, 250);
 }
 
-const appColors = {};
+// colorOf gives an app the colour the timeline (render.go, appColor) gives
+// it: FNV-1a of its name over the same palette.
 const palette = ["#2e86de", "#10ac84", "#f39c12", "#8e44ad", "#16a085", "#d35400", "#2c3e50", "#c0392b"];
 function colorOf(app) {
-  if (!appColors[app]) appColors[app] = palette[Object.keys(appColors).length % palette.length];
-  return appColors[app];
+  let h = 0x811c9dc5;
+  for (const b of new TextEncoder().encode(app)) {
+    h ^= b;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return palette[h % palette.length];
 }
 
 function drawStrip() {
@@ -320,6 +325,23 @@ function scheduleTimeline() {
   if (!timelineTimer) timelineTimer = setTimeout(refreshTimeline, 300);
 }
 
+// loadInitial draws the current state and the last minute of probe results
+// before the event stream delivers anything.
+async function loadInitial() {
+  try {
+    const st = await (await fetch("api/state")).json();
+    render(st);
+    const pr = await (await fetch("api/probe")).json();
+    for (const r of pr.results || []) probeResults.push({ t: Date.parse(r.time), ok: r.ok, app: r.app });
+    if (pr.probe) {
+      $("probe-url").value = pr.probe.url;
+      $("probe-rate").value = pr.probe.rate;
+      setOptions($("probe-node"), [pr.probe.node]);
+      urlEdited = true;
+    }
+  } catch (e) { /* the event stream brings the state */ }
+}
+
 // ---- events ----
 function connectEvents() {
   const es = new EventSource("api/events");
@@ -339,6 +361,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   initProbe();
   $("pk-apply").addEventListener("click", connectPackets);
   await loadGraph();
+  await loadInitial();
   connectEvents();
   connectPackets();
   refreshTimeline();
