@@ -368,6 +368,14 @@ func (a *TrafficAssert) HeaderMatches(name, pattern string) *TrafficAssert {
 	})
 }
 
+// StatusIs checks that every answer carried this HTTP status.
+func (a *TrafficAssert) StatusIs(code int) *TrafficAssert {
+	helper(a.t)
+	return a.eachOK(fmt.Sprintf("HTTP status %d", code), func(r traffic.Request) (bool, string) {
+		return r.Status == code, fmt.Sprintf("status %d", r.Status)
+	})
+}
+
 // ClientAddrSeen checks that the app saw the client's own address: as the
 // peer, in X-Real-IP or first in X-Forwarded-For.
 func (a *TrafficAssert) ClientAddrSeen() *TrafficAssert {

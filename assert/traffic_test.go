@@ -1,6 +1,7 @@
 package assert
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -139,4 +140,14 @@ func TestTrafficWaitsForRecording(t *testing.T) {
 	r := &Recorder{}
 	assert.True(t, Traffic(r, rec).MaxFailures(0).OK())
 	assert.Empty(t, r.Failures)
+}
+
+func TestStatusIs(t *testing.T) {
+	reqs := []traffic.Request{{Seq: 1, OK: true, Status: 404}, {Seq: 2, OK: true, Status: 404}}
+	rec := &Recorder{}
+	require.True(t, TrafficOf(rec, "w", reqs).StatusIs(404).OK())
+	rec = &Recorder{}
+	reqs[1].Status = 200
+	require.False(t, TrafficOf(rec, "w", reqs).StatusIs(404).OK())
+	require.Contains(t, fmt.Sprint(rec.Failures), "status 200")
 }

@@ -119,6 +119,9 @@ func (e *Expect) Describe() string {
 		if e.ClientAddrSeen {
 			checks = append(checks, "client address seen")
 		}
+		if e.Status != 0 {
+			checks = append(checks, fmt.Sprintf("status %d", e.Status))
+		}
 		if len(checks) == 0 {
 			return "traffic " + e.Traffic + " to end"
 		}

@@ -70,6 +70,9 @@ func (r *run) check(ctx context.Context, e *Expect, wait bool) []string {
 		if e.ClientAddrSeen {
 			a.ClientAddrSeen()
 		}
+		if e.Status != 0 {
+			a.StatusIs(e.Status)
+		}
 	case "log":
 		path := ""
 		if e.Log.Daemon != "" {

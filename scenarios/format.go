@@ -240,6 +240,7 @@ type Expect struct {
 	SetCookie          string            `yaml:"set_cookie"`
 	Headers            map[string]string `yaml:"headers"`
 	ClientAddrSeen     bool              `yaml:"client_addr_seen"`
+	Status             int               `yaml:"status"`
 	Apps               []string          `yaml:"apps"`
 
 	Log   *LogExpect   `yaml:"log"`
@@ -483,7 +484,7 @@ func (s *Step) decodeAction(key string, v *yaml.Node) error {
 
 var expectKeys = []string{"within", "vip", "holder", "one_holder", "split_brain", "traffic", "max_failures",
 	"longest_outage_under", "min_success_ratio", "spread", "sticky", "set_cookie", "headers",
-	"client_addr_seen", "apps", "log", "state", "trace", "no_trace", "since"}
+	"client_addr_seen", "status", "apps", "log", "state", "trace", "no_trace", "since"}
 
 // UnmarshalYAML decodes an expectation strictly.
 func (e *Expect) UnmarshalYAML(v *yaml.Node) error {

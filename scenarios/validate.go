@@ -310,7 +310,7 @@ func (e *Expect) Kind() string {
 
 func (e *Expect) hasTrafficChecks() bool {
 	return e.MaxFailures != nil || e.LongestOutageUnder != 0 || e.MinSuccessRatio != nil || e.Spread != nil ||
-		e.Sticky != "" || e.SetCookie != "" || e.Headers != nil || e.ClientAddrSeen || e.Apps != nil
+		e.Sticky != "" || e.SetCookie != "" || e.Headers != nil || e.ClientAddrSeen || e.Status != 0 || e.Apps != nil
 }
 
 func (v *validator) expect(line int, e *Expect, wait bool) {
@@ -328,7 +328,7 @@ func (v *validator) expect(line int, e *Expect, wait bool) {
 		return
 	}
 	if e.Kind() != "traffic" && e.hasTrafficChecks() {
-		v.bad(line, "%s: max_failures, longest_outage_under, min_success_ratio, spread, sticky, set_cookie, headers, client_addr_seen and apps apply to traffic", what)
+		v.bad(line, "%s: max_failures, longest_outage_under, min_success_ratio, spread, sticky, set_cookie, headers, client_addr_seen, status and apps apply to traffic", what)
 	}
 	if e.Kind() != "vip" && (e.Holder != "" || e.OneHolder || e.SplitBrain) {
 		v.bad(line, "%s: holder, one_holder and split_brain apply to vip", what)
@@ -364,7 +364,7 @@ func (v *validator) expect(line int, e *Expect, wait bool) {
 			v.bad(line, "wait: traffic waits for the traffic to end; put checks in an expect step")
 		}
 		if !wait && !e.hasTrafficChecks() {
-			v.bad(line, "expect: traffic %s: no check (max_failures, longest_outage_under, min_success_ratio, spread, sticky, set_cookie, headers, client_addr_seen, apps)", e.Traffic)
+			v.bad(line, "expect: traffic %s: no check (max_failures, longest_outage_under, min_success_ratio, spread, sticky, set_cookie, headers, client_addr_seen, status, apps)", e.Traffic)
 		}
 		v.trafficChecks(line, e)
 	case "log":
