@@ -210,7 +210,10 @@ func TestLabArticle(t *testing.T) {
 	ck := strings.SplitN(r.setCookies[0], ";", 2)[0]
 	require.NoError(t, apps["app02"].Signal(syscall.SIGKILL))
 	r = curl(t, ctx, client, url, "Cookie: "+ck)
-	assert.Equal(t, "app01", r.app)
+	if r.app != "app01" || len(r.setCookies) == 0 {
+		logs, _ := os.ReadFile(filepath.Join(balancer.LogDir(), "lbd2.log"))
+		t.Fatalf("sticky request to the dead app: %+v\nlbd log:\n%s", r, logs)
+	}
 	assert.True(t, strings.HasPrefix(r.setCookies[0], "JSESSIONID=app01~"), r.setCookies)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
