@@ -1,6 +1,7 @@
 package proxyd
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"strings"
@@ -127,7 +128,8 @@ func openAccessLogs(cfg *config.HTTP, files *logFiles) error {
 
 // logLine renders one access log line for format f.
 func (x *exchange) logLine(f *config.LogFormat, tpls *templates) []byte {
-	var b strings.Builder
+	var b bytes.Buffer
+	b.Grow(256)
 	for _, seg := range tpls.get(f.Format) {
 		if seg.Var == "" {
 			b.WriteString(seg.Lit)
@@ -148,12 +150,12 @@ func (x *exchange) logLine(f *config.LogFormat, tpls *templates) []byte {
 		}
 	}
 	b.WriteByte('\n')
-	return []byte(b.String())
+	return b.Bytes()
 }
 
 // escapeLog escapes as nginx's default log escaping: '"', '\\', control
 // characters and bytes above 0x7e become \xHH.
-func escapeLog(b *strings.Builder, v string) {
+func escapeLog(b *bytes.Buffer, v string) {
 	const hex = "0123456789ABCDEF"
 	for i := 0; i < len(v); i++ {
 		c := v[i]
@@ -167,7 +169,7 @@ func escapeLog(b *strings.Builder, v string) {
 	}
 }
 
-func escapeJSON(b *strings.Builder, v string) {
+func escapeJSON(b *bytes.Buffer, v string) {
 	const hex = "0123456789abcdef"
 	for i := 0; i < len(v); i++ {
 		c := v[i]

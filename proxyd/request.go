@@ -105,10 +105,33 @@ func readRequest(br *bufio.Reader) (*request, error) {
 var errLineTooLong = errors.New("line too long")
 
 // readLine reads one line ended by LF (CR optional) and returns it without
-// the line ending, plus the bytes consumed.
+// the line ending, plus the bytes consumed. The line may point into br's
+// buffer: it is valid until the next read, and must not be appended to.
 func readLine(br *bufio.Reader) ([]byte, int, error) {
-	var buf []byte
-	n := 0
+	chunk, err := br.ReadSlice('\n')
+	switch {
+	case err == nil && len(chunk) <= maxLine:
+		n := len(chunk)
+		chunk = chunk[:len(chunk)-1]
+		if len(chunk) > 0 && chunk[len(chunk)-1] == '\r' {
+			chunk = chunk[:len(chunk)-1]
+		}
+		return chunk, n, nil
+	case err == nil:
+		return chunk, len(chunk), errLineTooLong
+	case err == bufio.ErrBufferFull:
+		return readLongLine(br, chunk)
+	}
+	return chunk, len(chunk), err
+}
+
+// readLongLine continues a line longer than br's buffer.
+func readLongLine(br *bufio.Reader, first []byte) ([]byte, int, error) {
+	buf := append([]byte(nil), first...)
+	n := len(first)
+	if n > maxLine {
+		return buf, n, errLineTooLong
+	}
 	for {
 		chunk, err := br.ReadSlice('\n')
 		n += len(chunk)
@@ -228,7 +251,6 @@ func (r *request) addHeaderLine(l []byte) error {
 	if colon < 0 {
 		// nginx takes a line without a colon as a header with an empty value
 		colon = len(l)
-		l = append(l, ':')
 	}
 	name := string(l[:colon])
 	for _, c := range []byte(name) {
@@ -236,7 +258,10 @@ func (r *request) addHeaderLine(l []byte) error {
 			return &httpError{400, "client sent invalid header line"}
 		}
 	}
-	value := strings.Trim(string(l[colon+1:]), " \t")
+	var value string
+	if colon < len(l) {
+		value = string(bytes.Trim(l[colon+1:], " \t"))
+	}
 	if strings.IndexByte(value, 0) >= 0 {
 		return &httpError{400, "client sent invalid header line"}
 	}

@@ -4,7 +4,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -108,44 +107,42 @@ func (x *exchange) writeHead(h *respHead) *bodyWriter {
 			x.keepAlive = false
 		}
 	}
-	var b strings.Builder
-	b.WriteString("HTTP/1.1 ")
-	if h.statusLine != "" {
-		b.WriteString(h.statusLine)
-	} else {
-		b.WriteString(statusLine(h.status))
+	w := c.bw
+	put := func(parts ...string) {
+		for _, p := range parts {
+			n, _ := w.WriteString(p)
+			x.bytesSent += int64(n)
+		}
 	}
-	b.WriteString("\r\nServer: ")
-	b.WriteString(serverHeader(h.serverTokens))
-	b.WriteString("\r\nDate: ")
-	b.WriteString(httpDate(time.Now()))
-	b.WriteString("\r\n")
+	sl := h.statusLine
+	if sl == "" {
+		sl = statusLine(h.status)
+	}
+	put("HTTP/1.1 ", sl, "\r\nServer: ", serverHeader(h.serverTokens), "\r\nDate: ", httpDate(time.Now()), "\r\n")
 	if h.contentType != "" {
-		b.WriteString("Content-Type: " + h.contentType + "\r\n")
+		put("Content-Type: ", h.contentType, "\r\n")
 	}
 	if h.contentLength >= 0 {
-		b.WriteString("Content-Length: " + strconv.FormatInt(h.contentLength, 10) + "\r\n")
+		put("Content-Length: ", strconv.FormatInt(h.contentLength, 10), "\r\n")
 	}
 	if h.location != "" {
-		b.WriteString("Location: " + h.location + "\r\n")
+		put("Location: ", h.location, "\r\n")
 	}
 	if chunked {
-		b.WriteString("Transfer-Encoding: chunked\r\n")
+		put("Transfer-Encoding: chunked\r\n")
 	}
 	switch {
 	case h.status == 101:
-		b.WriteString("Connection: upgrade\r\n")
+		put("Connection: upgrade\r\n")
 	case x.keepAlive:
-		b.WriteString("Connection: keep-alive\r\n")
+		put("Connection: keep-alive\r\n")
 	default:
-		b.WriteString("Connection: close\r\n")
+		put("Connection: close\r\n")
 	}
 	for _, hd := range h.headers {
-		b.WriteString(hd.name + ": " + hd.value + "\r\n")
+		put(hd.name, ": ", hd.value, "\r\n")
 	}
-	b.WriteString("\r\n")
-	n, _ := c.bw.WriteString(b.String())
-	x.bytesSent += int64(n)
+	put("\r\n")
 	x.respHeader = append(x.respHeader[:0], h.headers...)
 	if h.contentType != "" {
 		x.respHeader = append(x.respHeader, header{"Content-Type", h.contentType})

@@ -181,20 +181,20 @@ func readOneHead(br *bufio.Reader, method string) (*upResponse, error) {
 			return nil, errInvalidHeader
 		}
 		name := string(l[:colon])
-		value := strings.Trim(string(l[colon+1:]), " \t")
+		value := string(bytes.Trim(l[colon+1:], " \t"))
 		res.headers = append(res.headers, header{name, value})
-		switch strings.ToLower(name) {
-		case "content-length":
+		switch {
+		case len(name) == 14 && strings.EqualFold(name, "content-length"):
 			v, err := strconv.ParseInt(value, 10, 64)
 			if err != nil || v < 0 {
 				return nil, errInvalidHeader
 			}
 			res.contentLength = v
-		case "transfer-encoding":
+		case len(name) == 17 && strings.EqualFold(name, "transfer-encoding"):
 			if strings.EqualFold(value, "chunked") {
 				res.chunked = true
 			}
-		case "connection":
+		case len(name) == 10 && strings.EqualFold(name, "connection"):
 			v := strings.ToLower(value)
 			if strings.Contains(v, "close") {
 				res.connClose = true
