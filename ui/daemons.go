@@ -99,13 +99,14 @@ func procName(argv []string) string {
 // daemonReader turns a node's processes into daemons, caching parsed
 // keepalived configurations per process.
 type daemonReader struct {
-	kaConf map[int]*vrrpd.Config // keepalived PID -> its configuration
+	kaConf   map[int]*vrrpd.Config // keepalived PID -> its configuration
+	backends *backendReader        // nil: backends are not read
 }
 
 func newDaemonReader() *daemonReader { return &daemonReader{kaConf: map[int]*vrrpd.Config{}} }
 
-// read lists the daemons among procs; vips are the node's VIPs.
-func (r *daemonReader) read(procs []lab.ProcStatus, vips []string) []Daemon {
+// read lists the daemons among a node's processes; vips are its VIPs.
+func (r *daemonReader) read(node string, procs []lab.ProcStatus, vips []string) []Daemon {
 	infos := map[int]procInfo{}
 	for _, p := range procs {
 		if pi, ok := readProc(p.PID); ok {
@@ -134,6 +135,8 @@ func (r *daemonReader) read(procs []lab.ProcStatus, vips []string) []Daemon {
 			d.VRRP = vrrpdInstances(pi)
 		case "keepalived":
 			d.VRRP = r.keepalivedInstances(pi, vips)
+		case "lbd", "haproxy":
+			d.Backends = r.backends.get(node, pi)
 		}
 		out = append(out, d)
 	}
@@ -152,6 +155,9 @@ func (r *daemonReader) forget(nodes []lab.NodeStatus) {
 		if !alive[pid] {
 			delete(r.kaConf, pid)
 		}
+	}
+	if r.backends != nil {
+		r.backends.forget(alive)
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 // a fault injected, or a probe milestone.
 type Event struct {
 	Time time.Time `json:"time"`
-	Kind string    `json:"kind"` // fault, vrrp, vip, daemon, link, probe, info
+	Kind string    `json:"kind"` // fault, vrrp, vip, daemon, link, backend, probe, info
 	Node string    `json:"node,omitempty"`
 	Text string    `json:"text"`
 }
@@ -55,6 +55,15 @@ func diffStates(prev, cur *State) []Event {
 				add("daemon", n.Name, "%s restarted on %s (pid %d)", d.Name, n.Name, d.PID)
 			case pd.State != d.State:
 				add("daemon", n.Name, "%s on %s is %s", d.Name, n.Name, d.State)
+			}
+			if pd != nil {
+				for _, b := range d.Backends {
+					for _, pb := range pd.Backends {
+						if pb.Name == b.Name && pb.Health != b.Health {
+							add("backend", n.Name, "%s on %s sees %s %s -> %s", d.Name, n.Name, b.Name, pb.Health, b.Health)
+						}
+					}
+				}
 			}
 			for _, in := range d.VRRP {
 				var was *VRRPInstance

@@ -122,7 +122,7 @@ func (f *LabFaults) daemonPIDs(node, name string) ([]int, error) {
 		if ns.Name != node {
 			continue
 		}
-		for _, d := range newDaemonReader().read(ns.Processes, nil) {
+		for _, d := range newDaemonReader().read(ns.Name, ns.Processes, nil) {
 			if d.Name == name {
 				pids = append(pids, d.PID)
 			}
@@ -236,7 +236,7 @@ func (f *LabFaults) crash(n *lab.Node) error {
 		if ns.Name != n.Name() {
 			continue
 		}
-		for _, d := range newDaemonReader().read(ns.Processes, nil) {
+		for _, d := range newDaemonReader().read(ns.Name, ns.Processes, nil) {
 			if c, err := readCmd(d.PID, d.Name); err == nil {
 				cmds = append(cmds, c)
 			}

@@ -219,3 +219,64 @@ func TestLabKeepalivedInferred(t *testing.T) {
 	assert.Equal(t, 101, in.Priority)
 	assert.Equal(t, []string{"10.0.1.100"}, in.VIPs)
 }
+
+// balancerConf enables the statistics page the UI reads backend health from.
+const balancerConf = `global
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 5s
+  timeout server 5s
+frontend web
+  bind :80
+  stats enable
+  stats uri /haproxy?stats
+  default_backend apps
+backend apps
+  balance roundrobin
+  server app01 10.0.2.21:80 check inter 300 fall 2 rise 1
+  server app02 10.0.2.22:80 check inter 300 fall 2 rise 1
+`
+
+// TestLabBalancerBackends shows each server's health as lbd and Debian's
+// haproxy see it, from their statistics page.
+func TestLabBalancerBackends(t *testing.T) {
+	requireLab(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+	l := upSimple(t, ctx, "ui4")
+	_, err := l.MustNode("app01").Start(ctx, lab.ProcSpec{Name: "labapp", Args: []string{filepath.Join(binDir, "labapp"), "-listen", ":80"}})
+	require.NoError(t, err)
+	conf := filepath.Join(l.SharedDir(), "haproxy.cfg")
+	require.NoError(t, os.WriteFile(conf, []byte(balancerConf), 0o644))
+	impls := map[string]string{"nginx01": filepath.Join(binDir, "lbd")}
+	if _, err := os.Stat("/usr/sbin/haproxy"); err == nil {
+		impls["nginx02"] = "/usr/sbin/haproxy"
+	}
+	for node, bin := range impls {
+		_, err := l.MustNode(node).Start(ctx, lab.ProcSpec{Name: filepath.Base(bin), Args: []string{bin, "-db", "-f", conf}})
+		require.NoError(t, err)
+	}
+	s, err := Serve(ctx, l, Options{Listen: "127.0.0.1:0"})
+	require.NoError(t, err)
+	for node, bin := range impls {
+		name := filepath.Base(bin)
+		var last []Backend
+		ok := assert.Eventually(t, func() bool {
+			n := s.State().Node(node)
+			d := findDaemon(n.Daemons, name)
+			if d == nil {
+				return false
+			}
+			last = d.Backends
+			health := map[string]string{}
+			for _, b := range d.Backends {
+				health[b.Name] = b.Health
+			}
+			return strings.HasPrefix(health["apps/app01"], "UP") && strings.HasPrefix(health["apps/app02"], "DOWN")
+		}, 15*time.Second, 100*time.Millisecond, "%s on %s", name, node)
+		if !ok {
+			t.Logf("%s backends: %+v", name, last)
+		}
+	}
+}

@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// binDir holds vrrpd and labapp for lab tests, built once under /var/tmp,
+// binDir holds vrrpd, labapp and lbd for lab tests, built once under /var/tmp,
 // which nodes share with the host (unlike /tmp and /run).
 var binDir string
 
@@ -19,7 +19,7 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-		for _, cmd := range []string{"vrrpd", "labapp"} {
+		for _, cmd := range []string{"vrrpd", "labapp", "lbd"} {
 			out, err := exec.Command("go", "build", "-o", filepath.Join(dir, cmd), "../cmd/"+cmd).CombinedOutput()
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "build %s: %v\n%s", cmd, err, out)

@@ -426,3 +426,19 @@ func TestProcName(t *testing.T) {
 	assert.True(t, ok)
 	assert.Equal(t, "/a.conf", v)
 }
+
+func TestParseStatsCSV(t *testing.T) {
+	in := "# pxname,svname,qcur,status,addr,\n" +
+		"web,FRONTEND,,OPEN,,\n" +
+		"apps,app01,0,UP,10.0.2.21:80,\n" +
+		"apps,app02,0,DOWN 1/2,10.0.2.22:80,\n" +
+		"apps,BACKEND,0,UP,,\n"
+	got, err := parseStatsCSV(strings.NewReader(in))
+	require.NoError(t, err)
+	assert.Equal(t, []Backend{
+		{Name: "apps/app01", Addr: "10.0.2.21:80", Health: "UP"},
+		{Name: "apps/app02", Addr: "10.0.2.22:80", Health: "DOWN 1/2"},
+	}, got)
+	_, err = parseStatsCSV(strings.NewReader("not,a,stats,page\n"))
+	require.Error(t, err)
+}

@@ -66,7 +66,9 @@ type collector struct {
 }
 
 func newCollector(l labView) *collector {
-	return &collector{lab: l, daemons: newDaemonReader()}
+	d := newDaemonReader()
+	d.backends = newBackendReader(l.Node)
+	return &collector{lab: l, daemons: d}
 }
 
 // sample reads the lab's state now.
@@ -98,7 +100,7 @@ func (c *collector) sample() *State {
 			}
 			ns.Interfaces = append(ns.Interfaces, is)
 		}
-		ns.Daemons = c.daemons.read(n.Processes, ns.VIPs)
+		ns.Daemons = c.daemons.read(n.Name, n.Processes, ns.VIPs)
 		st.Nodes = append(st.Nodes, ns)
 	}
 	c.daemons.forget(nodes)

@@ -106,6 +106,10 @@ function render(s) {
       let t = d.name;
       if (d.state === "stopped") t += " (stopped)";
       for (const i of d.vrrp || []) t += " " + i.state + " " + i.effective_priority + (i.inferred ? "?" : "");
+      if ((d.backends || []).length) {
+        const up = d.backends.filter((b) => b.health.startsWith("UP")).length;
+        t += " " + up + "/" + d.backends.length + " up";
+      }
       return t;
     });
     g.querySelector(".status").textContent = parts.join(" · ") || (n.processes || []).length + " processes";
