@@ -167,9 +167,16 @@ func TestDiffWeightsAndAlgorithms(t *testing.T) {
 				}
 				if name == "lc" {
 					// haproxy's leastconn order between idle servers
-					// depends on when its threads release connections:
-					// compare the share each server gets.
-					return []string{fmt.Sprint(count)}
+					// depends on when its threads release connections
+					// (even the shares vary, 7/6/5 or 6/6/6): compare
+					// that every server takes a fair part.
+					var fair []string
+					for _, a := range apps {
+						if count[a.Name] >= 3 {
+							fair = append(fair, a.Name)
+						}
+					}
+					return fair
 				}
 				return []string{seq.String()}
 			})
