@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -143,6 +144,7 @@ var wireCorpus = []string{
 	"HEAD / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
 	"GET /multi HTTP/1.1\r\nHost: a\r\nX-A: 1\r\nX-A: 2\r\nx-a: 3\r\nConnection: close\r\n\r\n",
 	"GET /1.0ka HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\nGET /second HTTP/1.0\r\nHost: a\r\n\r\n",
+	"POST /expect HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
 	"GET /bad HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n",
 	"NOT-HTTP\r\n\r\n",
 }
@@ -181,4 +183,46 @@ func TestDiffWire(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDiffExpectContinue: a client that waits for "100 Continue" before
+// sending its body gets it from the server through the balancer.
+func TestDiffExpectContinue(t *testing.T) {
+	var got [2]string
+	for i, kind := range []string{"haproxy", "lbd"} {
+		// An upload handler: it reads the body, so Go's server sends
+		// "100 Continue" first.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			fmt.Fprintf(w, "got %q\n", b)
+		})}
+		go up.Serve(ln)
+		t.Cleanup(func() { up.Close() })
+		listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		cfg := diffDefaults + "frontend fe\nbind " + listen + "\ndefault_backend be\nbackend be\nserver s1 " + ln.Addr().String() + "\n"
+		var b *balancer
+		if kind == "haproxy" {
+			b = startHAProxy(t, cfg, listen)
+		} else {
+			b, _ = startLBD(t, cfg, listen)
+		}
+		c, err := net.Dial("tcp", b.Addr)
+		require.NoError(t, err)
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, "POST /up?nocookie=1 HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n")
+		br := bufio.NewReader(c)
+		line, err := br.ReadString('\n')
+		require.NoError(t, err, kind)
+		br.ReadString('\n')
+		io.WriteString(c, "hello")
+		rest, _ := io.ReadAll(br)
+		c.Close()
+		status := strings.SplitN(string(rest), "\r\n", 2)[0]
+		body := string(rest[strings.Index(string(rest), "\r\n\r\n")+4:])
+		got[i] = strings.TrimSpace(line) + " then " + status + " " + strings.TrimSpace(body)
+	}
+	require.Equal(t, got[0], got[1])
+	require.Equal(t, `HTTP/1.1 100 Continue then HTTP/1.1 200 OK got "hello"`, got[1])
 }

@@ -1,6 +1,7 @@
 package lbd
 
 import (
+	"bufio"
 	"errors"
 	"net"
 	"net/netip"
@@ -94,7 +95,8 @@ type clientConn struct {
 	src  netip.AddrPort
 	dst  netip.AddrPort
 
-	out *countWriter // bytes sent to the client
+	out *countWriter  // bytes sent to the client
+	bw  *bufio.Writer // buffered writer to the client (HTTP mode)
 
 	mu     sync.Mutex
 	idle   bool

@@ -112,6 +112,10 @@ type Response struct {
 	chunked bool
 	length  int64 // -1 unknown (chunked or until close)
 	toClose bool  // body delimited by connection close
+
+	// abandoned: the server answered before the request body was sent;
+	// both connections close after this response.
+	abandoned bool
 }
 
 var errBadRequest = errors.New("bad request")

@@ -53,6 +53,7 @@ func (c *clientConn) serveHTTP() {
 	br := bufio.NewReaderSize(c.conn, 16<<10)
 	c.out = &countWriter{w: c.conn}
 	bw := bufio.NewWriterSize(c.out, 16<<10)
+	c.bw = bw
 	var sc *serverConn
 	defer func() { sc.close() }()
 	t := fe.Cfg.Timeouts
@@ -197,7 +198,10 @@ func (c *clientConn) handle(req *Request, cbr *bufio.Reader, bw *bufio.Writer, s
 	be.insertCookie(&resp.Header, srv, pers, resp.Status)
 
 	serverKeep := !resp.toClose && !serverClose && !resp.Header.hasToken("Connection", "close") &&
-		resp.Proto != "HTTP/1.0"
+		resp.Proto != "HTTP/1.0" && !resp.abandoned
+	if resp.abandoned {
+		keep = false
+	}
 	stripConnTokens(&resp.Header)
 	chunkOut := resp.chunked
 	if resp.toClose {

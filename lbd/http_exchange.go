@@ -3,6 +3,7 @@ package lbd
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"time"
@@ -116,9 +117,12 @@ func (c *clientConn) connect(be *Backend, srv *Server, sc *serverConn) (*serverC
 	return &serverConn{srv: srv, conn: conn, out: out, br: bufio.NewReaderSize(conn, 16<<10), bw: bufio.NewWriterSize(out, 16<<10)}, nil
 }
 
-// roundTrip sends req on sc and reads the response head (skipping interim
-// 1xx answers other than 101). retryable reports a failure on a reused
-// connection before any byte came back, with no body sent.
+// roundTrip sends req on sc and reads the response head. Interim 1xx
+// answers (but 101) are passed to an HTTP/1.1 client. A request carrying
+// "Expect: 100-continue" has its body sent by a second goroutine while the
+// server's answer is awaited, so that a client waiting for "100 Continue"
+// gets it, as HAProxy's full-duplex forwarding allows. retryable reports a
+// failure on a reused connection before any answer, with no body sent.
 func (c *clientConn) roundTrip(be *Backend, sc *serverConn, req *Request) (*Response, bool, error) {
 	reused := sc.used
 	sc.used = true
@@ -133,29 +137,75 @@ func (c *clientConn) roundTrip(be *Backend, sc *serverConn, req *Request) (*Resp
 	w.WriteString("\r\n")
 	writeHeader(w, req.Header)
 	w.WriteString("\r\n")
-	start := sc.out.n
-	_, err := writeBody(w, req.Body, req.chunked)
-	if ferr := w.Flush(); err == nil {
-		err = ferr
+	start := sc.out.n - int64(w.Buffered())
+	count := func() {
+		// Request bytes, head included, as HAProxy's bytes_in counts them.
+		n := uint64(sc.out.n - start)
+		sc.srv.bytesIn.Add(n)
+		be.bytesIn.Add(n)
+		c.fe.bytesIn.Add(n)
 	}
-	// Request bytes, head included, as HAProxy's bytes_in counts them.
-	n := uint64(sc.out.n - start)
-	sc.srv.bytesIn.Add(n)
-	be.bytesIn.Add(n)
-	c.fe.bytesIn.Add(n)
-	if err != nil {
-		return nil, reused && req.length == 0, err
+	hasBody := req.chunked || req.length > 0
+	var bodyDone chan error
+	if hasBody && req.Header.hasToken("Expect", "100-continue") {
+		if err := w.Flush(); err != nil {
+			return nil, false, err
+		}
+		bodyDone = make(chan error, 1)
+		go func() {
+			_, err := writeBody(w, req.Body, req.chunked)
+			if ferr := w.Flush(); err == nil {
+				err = ferr
+			}
+			bodyDone <- err
+		}()
+	} else {
+		_, err := writeBody(w, req.Body, req.chunked)
+		if ferr := w.Flush(); err == nil {
+			err = ferr
+		}
+		count()
+		if err != nil {
+			return nil, reused && !hasBody, err
+		}
 	}
 	sc.conn.SetReadDeadline(deadline(srvTO))
 	for {
 		resp, err := ReadResponse(sc.br, req.Method)
 		if err != nil {
+			if bodyDone != nil {
+				sc.conn.Close()
+				<-bodyDone
+				count()
+			}
 			// A reused connection that fails before a valid response
 			// (closed by the server, or left dirty) is retried once.
-			return nil, reused && req.length == 0 && !req.chunked, err
+			return nil, reused && !hasBody, err
 		}
 		if resp.Status/100 == 1 && resp.Status != 101 {
+			if req.Proto == "HTTP/1.1" && c.bw != nil {
+				fmt.Fprintf(c.bw, "%s %d %s\r\n", resp.Proto, resp.Status, resp.Reason)
+				writeHeader(c.bw, resp.Header)
+				c.bw.WriteString("\r\n")
+				c.bw.Flush()
+			}
 			continue
+		}
+		if bodyDone != nil {
+			select {
+			case err := <-bodyDone:
+				count()
+				if err != nil {
+					return nil, false, err
+				}
+			case <-time.After(100 * time.Millisecond):
+				// The server answered without reading the body: neither
+				// connection can carry another request.
+				resp.abandoned = true
+				go func() {
+					<-bodyDone
+				}()
+			}
 		}
 		return resp, false, nil
 	}
