@@ -1,89 +1,255 @@
 package vrrpd
 
 import (
+	"bufio"
+	"context"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
+
+	"halab/lab"
 )
 
-// BenchmarkFailover measures SIGKILL of the master daemon -> VIP present on
-// the backup, for vrrpd and keepalived with identical configs (both routers
-// run the same implementation). Run with -benchtime=3x; the figure is the
-// failover-ms metric.
+// labappBin is cmd/labapp built once for the benchmark, under /var/tmp
+// like the vrrpd test binary so that nodes see it.
+var (
+	labappOnce sync.Once
+	labappBin  string
+	labappErr  error
+)
+
+func buildLabapp(b *testing.B) string {
+	labappOnce.Do(func() {
+		dir := filepath.Dir(testBin)
+		labappBin = filepath.Join(dir, "labapp")
+		out, err := exec.Command("go", "build", "-o", labappBin, "../cmd/labapp").CombinedOutput()
+		if err != nil {
+			labappErr = err
+			b.Logf("build labapp: %s", out)
+		}
+	})
+	require.NoError(b, labappErr)
+	return labappBin
+}
+
+// fault is a way to take the master down.
+type fault string
+
+const (
+	faultKill    fault = "sigkill"      // SIGKILL of the master daemon
+	faultTracked fault = "nginx-killed" // the tracked process dies
+	faultTerm    fault = "sigterm"      // graceful stop: priority 0
+)
+
+// BenchmarkFailover measures, for vrrpd and keepalived with identical
+// configs (both routers run the same implementation), the time from a fault
+// on the master to the VIP present on the backup (failover-ms) and to the
+// first HTTP answer from the new master through the VIP, seen by a client
+// on the LAN (http-ms). Faults: SIGKILL of the daemon, the tracked process
+// (a sleep called nginx, checked by "killall -0 nginx") killed, SIGTERM.
+// Both routers serve labapp on :80. Each case is bounded (20 s per fault);
+// the tracked-process case averages three faults. Run with -benchtime 1x.
 func BenchmarkFailover(b *testing.B) {
 	for _, mode := range []struct {
 		name    string
 		version int
 		advert  string
 	}{{"v2-advert1s", 2, "1"}, {"v3-advert50ms", 3, "0.05"}} {
-		for _, i := range []impl{implVrrpd, implKeepalived} {
-			b.Run(mode.name+"/"+string(i), func(b *testing.B) {
-				v := newVRRPLab(b, "vrb")
-				defer v.stopAll()
-				h, err := v.l.MustNode("r2").Handle()
-				require.NoError(b, err)
-				defer h.Close()
-				link, err := h.LinkByName("eth0")
-				require.NoError(b, err)
-				vip := net.ParseIP(labVIP)
-				r2Has := func() bool {
-					addrs, err := h.AddrList(link, netlink.FAMILY_V4)
-					require.NoError(b, err)
-					for _, a := range addrs {
-						if a.IP.Equal(vip) {
-							return true
-						}
-					}
-					return false
-				}
-				r1 := routerConf{node: "r1", version: mode.version, state: "MASTER", priority: 120, advertInt: mode.advert}
-				r2 := routerConf{node: "r2", version: mode.version, state: "BACKUP", priority: 110, advertInt: mode.advert}
-				var total time.Duration
-				var rss int
-				b.ResetTimer()
-				for n := 0; n < b.N; n++ {
-					b.StopTimer()
-					v.start(i, r1)
-					v.start(i, r2)
-					v.waitHolders(20*time.Second, "r1")
-					time.Sleep(500 * time.Millisecond) // settle: r2 has seen adverts
-					if i == implVrrpd {
-						rss = max(rss, rssKB(v.procs["r1"].PID()))
-					}
-					b.StartTimer()
-					start := time.Now()
-					if i == implKeepalived {
-						_, err := v.l.MustNode("r1").Run(v.ctx, "sh", "-c", "kill -KILL $(cat /run/keepalived_vrrp.pid)")
-						require.NoError(b, err)
-					}
-					require.NoError(b, v.procs["r1"].Signal(syscall.SIGKILL))
-					for !r2Has() {
-						if time.Since(start) > 20*time.Second {
-							b.Fatal("no failover within 20s")
-						}
-						time.Sleep(2 * time.Millisecond)
-					}
-					took := time.Since(start)
-					b.StopTimer()
-					total += took
-					b.Logf("%s %s: failover in %v", mode.name, i, took)
-					<-v.procs["r1"].Done()
-					v.stopAll()
-				}
-				b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "failover-ms")
-				if rss > 0 {
-					b.ReportMetric(float64(rss)/1024, "master-rss-MB")
-				}
-			})
+		for _, f := range []fault{faultKill, faultTracked, faultTerm} {
+			for _, i := range []impl{implVrrpd, implKeepalived} {
+				b.Run(mode.name+"/"+string(f)+"/"+string(i), func(b *testing.B) {
+					benchFailover(b, i, f, mode.version, mode.advert)
+				})
+			}
 		}
 	}
+}
+
+func benchFailover(b *testing.B, i impl, f fault, version int, advert string) {
+	v := newVRRPLab(b, "vrb")
+	app := buildLabapp(b)
+	defer v.stopAll()
+	nginx := filepath.Join(v.shared, "nginx")
+	require.NoError(b, os.Symlink("/bin/sleep", nginx))
+	h, err := v.l.MustNode("r2").Handle()
+	require.NoError(b, err)
+	defer h.Close()
+	link, err := h.LinkByName("eth0")
+	require.NoError(b, err)
+	vip := net.ParseIP(labVIP)
+	r2Has := func() bool {
+		addrs, err := h.AddrList(link, netlink.FAMILY_V4)
+		if err != nil {
+			return false
+		}
+		for _, a := range addrs {
+			if a.IP.Equal(vip) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, n := range []string{"r1", "r2"} {
+		_, err := v.l.MustNode(n).Start(v.ctx, lab.ProcSpec{Name: "labapp", Args: []string{app, "-listen", ":80"}})
+		require.NoError(b, err)
+	}
+	// The article's pair: 85+10 and 80+10, tracking "nginx".
+	global := "  vrrp_garp_master_delay 5\n"
+	r1 := routerConf{node: "r1", version: version, state: "MASTER", priority: 85, advertInt: advert, global: global}
+	r2 := routerConf{node: "r2", version: version, state: "BACKUP", priority: 80, advertInt: advert, global: global}
+	var totalVIP, totalHTTP time.Duration
+	var rss int
+	// The tracked script runs every second, so a kill lands anywhere in
+	// its period: average three kills per iteration for a fairer figure.
+	runs := b.N
+	if f == faultTracked {
+		runs = 3 * b.N
+	}
+	b.ResetTimer()
+	for n := 0; n < runs; n++ {
+		b.StopTimer()
+		procs := map[string]*lab.Process{}
+		for _, node := range []string{"r1", "r2"} {
+			p, err := v.l.MustNode(node).Start(v.ctx, lab.ProcSpec{Name: "nginx", Args: []string{nginx, "3600"}})
+			require.NoError(b, err)
+			procs[node] = p
+		}
+		v.startTracking(i, r1)
+		v.startTracking(i, r2)
+		v.waitHolders(20*time.Second, "r1")
+		// The client talks to r1 through the VIP: its ARP cache points there.
+		_, err := httpFrom(v, "r1", 5*time.Second)
+		require.NoError(b, err, "HTTP through the VIP before the fault")
+		time.Sleep(time.Second) // settle: r2 has seen adverts, scripts ran
+		if f == faultTracked {
+			// Spread the kills over the script's period (0, 1/3, 2/3 s).
+			time.Sleep(time.Duration(n%3) * time.Second / 3)
+		}
+		if i == implVrrpd {
+			rss = max(rss, rssKB(v.procs["r1"].PID()))
+		}
+		b.StartTimer()
+		start := time.Now()
+		switch f {
+		case faultKill:
+			if i == implKeepalived {
+				_, err := v.l.MustNode("r1").Run(v.ctx, "sh", "-c", "kill -KILL $(cat /run/keepalived_vrrp.pid)")
+				require.NoError(b, err)
+			}
+			require.NoError(b, v.procs["r1"].Signal(syscall.SIGKILL))
+		case faultTracked:
+			require.NoError(b, procs["r1"].Signal(syscall.SIGKILL))
+		case faultTerm:
+			require.NoError(b, v.procs["r1"].Signal(syscall.SIGTERM))
+		}
+		vipDone := make(chan time.Duration, 1)
+		go func() {
+			for !r2Has() {
+				if time.Since(start) > 20*time.Second {
+					vipDone <- 0
+					return
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+			vipDone <- time.Since(start)
+		}()
+		httpTook, err := httpFrom(v, "r2", 20*time.Second)
+		vipTook := <-vipDone
+		b.StopTimer()
+		require.NoError(b, err, "no HTTP answer from r2 through the VIP")
+		require.NotZero(b, vipTook, "no failover within 20s")
+		totalVIP += vipTook
+		totalHTTP += httpTook
+		b.Logf("%s %s v%d advert %s: VIP in %v, HTTP in %v", i, f, version, advert, vipTook, httpTook)
+		if f == faultKill && i == implKeepalived {
+			_, _ = v.l.MustNode("r1").Run(v.ctx, "pkill", "-KILL", "-x", "keepalived")
+		}
+		v.stopAll()
+		for _, p := range procs {
+			_ = p.Stop(v.ctx)
+		}
+	}
+	b.ReportMetric(float64(totalVIP.Microseconds())/1000/float64(runs), "failover-ms")
+	b.ReportMetric(float64(totalHTTP.Microseconds())/1000/float64(runs), "http-ms")
+	if rss > 0 {
+		b.ReportMetric(float64(rss)/1024, "master-rss-MB")
+	}
+}
+
+// startTracking starts a router with the article's vrrp_script
+// "killall -0 nginx" (weight 10) instead of the file check.
+func (v *vrrpLab) startTracking(i impl, c routerConf) {
+	v.t.Helper()
+	conf := strings.Replace(c.render(), "vrrp_instance", "vrrp_script chk_nginx {\n  script \"/usr/bin/killall -0 nginx\"\n  interval 1\n  weight 10\n}\nvrrp_instance", 1)
+	conf = strings.Replace(conf, "  virtual_ipaddress {", "  track_script {\n    chk_nginx\n  }\n  virtual_ipaddress {", 1)
+	path := filepath.Join(v.shared, c.node+".conf")
+	require.NoError(v.t, os.WriteFile(path, []byte(conf), 0o644))
+	p, err := v.l.MustNode(c.node).Start(v.ctx, lab.ProcSpec{Name: string(i), Args: i.args(path)})
+	require.NoError(v.t, err)
+	v.procs[c.node], v.impls[c.node], v.confs[c.node] = p, i, c
+}
+
+// httpFrom sends HTTP requests to the VIP from the obs node in a tight
+// loop (50 ms connect timeout) until one is answered by node, and returns how
+// long that took.
+func httpFrom(v *vrrpLab, node string, limit time.Duration) (time.Duration, error) {
+	start := time.Now()
+	var took time.Duration
+	err := v.l.MustNode("obs").Do(func() error {
+		var last error
+		for time.Since(start) < limit {
+			ok, err := httpOnce(labVIP+":80", node)
+			if ok {
+				took = time.Since(start)
+				return nil
+			}
+			last = err
+		}
+		return last
+	})
+	if err == nil && took == 0 {
+		err = context.DeadlineExceeded
+	}
+	return took, err
+}
+
+// httpOnce reports whether one GET / through addr was answered by node
+// (labapp names its host in the answer).
+func httpOnce(addr, node string) (bool, error) {
+	c, err := net.DialTimeout("tcp", addr, 50*time.Millisecond)
+	if err != nil {
+		return false, err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(200 * time.Millisecond))
+	if _, err := c.Write([]byte("GET / HTTP/1.0\r\nHost: vip\r\n\r\n")); err != nil {
+		return false, err
+	}
+	var body strings.Builder
+	r := bufio.NewReader(c)
+	status, err := r.ReadString('\n')
+	if err != nil || !strings.Contains(status, " 200 ") {
+		return false, err
+	}
+	buf := make([]byte, 4096)
+	for {
+		n, err := r.Read(buf)
+		body.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	return strings.Contains(body.String(), node), nil
 }
 
 // rssKB reads VmRSS of a host PID in kB (0 if unknown).
