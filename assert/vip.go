@@ -39,9 +39,15 @@ func HoldersIn(st []lab.NodeStatus, addr netip.Addr) []string {
 	return out
 }
 
+// nodeHas reports whether the node holds addr: on an interface that is
+// up, as a crashed node's VIP on a downed link serves nobody.
 func nodeHas(n lab.NodeStatus, addr netip.Addr) bool {
 	for _, i := range n.Interfaces {
+		if !i.Up {
+			continue
+		}
 		for _, a := range i.Addresses {
+			a, _, _ = strings.Cut(a, " ") // "10.0.1.100/32 (eth0:vip)"
 			if p, err := netip.ParsePrefix(a); err == nil && p.Addr() == addr {
 				return true
 			}

@@ -1,6 +1,8 @@
 package assert
 
 import (
+	"github.com/stretchr/testify/require"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -28,7 +30,7 @@ func (r *replay) Status() ([]lab.NodeStatus, error) {
 }
 
 func node(name string, addrs ...string) lab.NodeStatus {
-	return lab.NodeStatus{Name: name, Interfaces: []lab.IfaceStatus{{Name: "eth0", Addresses: addrs}}}
+	return lab.NodeStatus{Name: name, Interfaces: []lab.IfaceStatus{{Name: "eth0", Up: true, Addresses: addrs}}}
 }
 
 func snap(nodes ...lab.NodeStatus) []lab.NodeStatus { return nodes }
@@ -94,4 +96,13 @@ func TestVRRPState(t *testing.T) {
 	src = &replay{snaps: [][]lab.NodeStatus{snap(node("nginx01"))}}
 	assert.Contains(t, check(func(r TestingT) { VRRPState(r, src, "nginx01", "", "MASTER", 0) }), "no VRRP status on nginx01")
 	assert.Contains(t, check(func(r TestingT) { VRRPState(r, src, "nginx09", "", "MASTER", 0) }), "saw no node nginx09")
+}
+
+func TestHoldersIgnoreDownLinksAndReadLabels(t *testing.T) {
+	addr := netip.MustParseAddr("10.0.1.100")
+	st := []lab.NodeStatus{
+		{Name: "crashed", Interfaces: []lab.IfaceStatus{{Name: "eth0", Up: false, Addresses: []string{"10.0.1.100/32"}}}},
+		{Name: "labelled", Interfaces: []lab.IfaceStatus{{Name: "eth0", Up: true, Addresses: []string{"10.0.1.100/32 (eth0:vip)"}}}},
+	}
+	require.Equal(t, []string{"labelled"}, HoldersIn(st, addr))
 }
