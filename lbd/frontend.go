@@ -97,6 +97,9 @@ type clientConn struct {
 
 	out *countWriter  // bytes sent to the client
 	bw  *bufio.Writer // buffered writer to the client (HTTP mode)
+	// bodyLeft: a request body may still be read after the response, the
+	// buffers must not go back to their pool.
+	bodyLeft bool
 
 	mu     sync.Mutex
 	idle   bool

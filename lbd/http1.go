@@ -8,6 +8,7 @@ import (
 	"net/http/httputil"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Header is an HTTP header list that keeps the order and spelling of the
@@ -272,7 +273,7 @@ func ReadResponse(br *bufio.Reader, method string) (*Response, error) {
 // writeHeader writes fields in lower case, in order.
 func writeHeader(w *bufio.Writer, h Header) {
 	for _, f := range h {
-		w.WriteString(strings.ToLower(f.Name))
+		writeLower(w, f.Name)
 		w.WriteString(": ")
 		w.WriteString(f.Value)
 		w.WriteString("\r\n")
@@ -334,4 +335,48 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// writeLower writes s in ASCII lower case without allocating.
+func writeLower(w *bufio.Writer, s string) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		w.WriteByte(c)
+	}
+}
+
+// Buffer pools: connections come and go (a new one per request without
+// keep-alive), their 16 kB buffers need not.
+var (
+	readerPool sync.Pool
+	writerPool sync.Pool
+)
+
+func getReader(r io.Reader) *bufio.Reader {
+	if br, ok := readerPool.Get().(*bufio.Reader); ok {
+		br.Reset(r)
+		return br
+	}
+	return bufio.NewReaderSize(r, 16<<10)
+}
+
+func putReader(br *bufio.Reader) {
+	br.Reset(nil)
+	readerPool.Put(br)
+}
+
+func getWriter(w io.Writer) *bufio.Writer {
+	if bw, ok := writerPool.Get().(*bufio.Writer); ok {
+		bw.Reset(w)
+		return bw
+	}
+	return bufio.NewWriterSize(w, 16<<10)
+}
+
+func putWriter(bw *bufio.Writer) {
+	bw.Reset(nil)
+	writerPool.Put(bw)
 }

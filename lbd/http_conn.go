@@ -50,10 +50,16 @@ func deadline(d time.Duration) time.Time {
 // serveHTTP runs the HTTP/1.x keep-alive loop of one client connection.
 func (c *clientConn) serveHTTP() {
 	fe := c.fe
-	br := bufio.NewReaderSize(c.conn, 16<<10)
+	br := getReader(c.conn)
 	c.out = &countWriter{w: c.conn}
-	bw := bufio.NewWriterSize(c.out, 16<<10)
+	bw := getWriter(c.out)
 	c.bw = bw
+	defer func() {
+		if !c.bodyLeft {
+			putReader(br)
+			putWriter(bw)
+		}
+	}()
 	var sc *serverConn
 	defer func() { sc.close() }()
 	t := fe.Cfg.Timeouts
@@ -200,7 +206,9 @@ func (c *clientConn) handle(req *Request, cbr *bufio.Reader, bw *bufio.Writer, s
 	serverKeep := !resp.toClose && !serverClose && !resp.Header.hasToken("Connection", "close") &&
 		resp.Proto != "HTTP/1.0" && !resp.abandoned
 	if resp.abandoned {
+		// A goroutine may still read the request body from br.
 		keep = false
+		c.bodyLeft = true
 	}
 	stripConnTokens(&resp.Header)
 	chunkOut := resp.chunked
