@@ -96,7 +96,15 @@ func (s *Server) address(localPort int) string {
 	if port == 0 {
 		port = localPort
 	}
-	return net.JoinHostPort(s.Cfg.Host, strconv.Itoa(port))
+	return net.JoinHostPort(s.host(), strconv.Itoa(port))
+}
+
+// host is the resolved server address (the name when not resolved).
+func (s *Server) host() string {
+	if s.Cfg.IP != "" {
+		return s.Cfg.IP
+	}
+	return s.Cfg.Host
 }
 
 // checkAddress is where health checks connect.
@@ -105,7 +113,7 @@ func (s *Server) checkAddress() string {
 	if port == 0 {
 		port = s.Cfg.Port
 	}
-	return net.JoinHostPort(s.Cfg.Host, strconv.Itoa(port))
+	return net.JoinHostPort(s.host(), strconv.Itoa(port))
 }
 
 func (s *Server) countStatus(code int) {

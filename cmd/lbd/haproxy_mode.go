@@ -51,6 +51,13 @@ func runHAProxyWith(args []string, stdout, stderr io.Writer, stop context.Contex
 		return 1
 	}
 	if o.check {
+		if len(cfg.Warnings) > 0 && !o.quiet {
+			fmt.Fprintln(stdout, "Warnings were found.")
+		}
+		if !hasListener(cfg) {
+			fmt.Fprintln(stdout, "Configuration file has no error but will not start (no listener) => exit(2).")
+			return 2
+		}
 		fmt.Fprintln(stdout, "Configuration file is valid")
 		return 0
 	}
@@ -235,4 +242,14 @@ func daemonize(o *hapFlags, cfg *haproxycfg.Config, args []string, stderr io.Wri
 	}
 	cmd.Process.Release()
 	return 0
+}
+
+// hasListener reports whether some frontend or listen section binds.
+func hasListener(cfg *haproxycfg.Config) bool {
+	for _, px := range cfg.Proxies {
+		if len(px.Binds) > 0 {
+			return true
+		}
+	}
+	return false
 }

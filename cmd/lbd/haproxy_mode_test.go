@@ -58,7 +58,25 @@ func TestCheckMode(t *testing.T) {
 	var out, errb bytes.Buffer
 	rc := runHAProxyWith([]string{"-c", "-f", "../../lbd/haproxycfg/testdata/article.cfg"}, &out, &errb, nil)
 	assert.Equal(t, 0, rc, errb.String())
-	assert.Equal(t, "Configuration file is valid\n", out.String())
+	// The legacy "frontend NAME ADDR" line earns a warning.
+	assert.Equal(t, "Warnings were found.\nConfiguration file is valid\n", out.String())
+
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "a.cfg"), []byte("defaults\nmode http\ntimeout connect 1s\ntimeout server 1s\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "b.cfg"), []byte("backend b\nserver s 127.0.0.1:80\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "c.txt"), []byte("garbage\n"), 0o644))
+	out.Reset()
+	rc = runHAProxyWith([]string{"-c", "-f", dir}, &out, &errb, nil)
+	assert.Equal(t, 2, rc)
+	assert.Equal(t, "Configuration file has no error but will not start (no listener) => exit(2).\n", out.String())
+
+	unres := filepath.Join(dir, "unres.cfg")
+	require.NoError(t, os.WriteFile(unres, []byte("backend b\nserver s nonexistent.invalid:80\n"), 0o644))
+	errb.Reset()
+	rc = runHAProxyWith([]string{"-c", "-f", unres}, &out, &errb, nil)
+	assert.Equal(t, 1, rc)
+	assert.Contains(t, errb.String(), ": config : ["+unres+":2] : 'server b/s' : could not resolve address 'nonexistent.invalid'.")
+	assert.Contains(t, errb.String(), "Failed to initialize server(s) addr.")
 
 	bad := filepath.Join(t.TempDir(), "bad.cfg")
 	require.NoError(t, os.WriteFile(bad, []byte("frontend f\nbind 127.0.0.1:1\nfrobnicate 1\n"), 0o644))

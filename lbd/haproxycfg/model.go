@@ -183,6 +183,7 @@ type Server struct {
 	Name      string
 	Addr      string // host:port as written (port may be empty)
 	Host      string
+	IP        string // Host resolved when the configuration was read
 	Port      int
 	Check     bool
 	CheckPort int

@@ -2,7 +2,10 @@ package haproxycfg
 
 import (
 	"fmt"
+	"net"
 	"os"
+	"path/filepath"
+	"sort"
 	"time"
 )
 
@@ -13,18 +16,37 @@ type Source struct {
 	Data []byte
 }
 
-// LoadFiles reads the named files (as haproxy's repeated -f) and parses them
-// as one configuration.
+// LoadFiles reads the named files or directories (as haproxy's repeated
+// -f), parses them as one configuration and resolves server names.
 func LoadFiles(names []string) (*Config, error) {
 	srcs := make([]Source, 0, len(names))
+	var files []string
 	for _, n := range names {
+		// A directory stands for the *.cfg files it holds, in name
+		// order, as with haproxy.
+		if st, err := os.Stat(n); err == nil && st.IsDir() {
+			matches, _ := filepath.Glob(filepath.Join(n, "*.cfg"))
+			sort.Strings(matches)
+			files = append(files, matches...)
+			continue
+		}
+		files = append(files, n)
+	}
+	for _, n := range files {
 		data, err := os.ReadFile(n)
 		if err != nil {
 			return nil, Alerts{{Msg: fmt.Sprintf("Could not open configuration file %s : %v", n, err)}}
 		}
 		srcs = append(srcs, Source{Name: n, Data: data})
 	}
-	return Parse(srcs, os.LookupEnv)
+	cfg, err := Parse(srcs, os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Resolve(net.LookupHost); err != nil {
+		return nil, err
+	}
+	return cfg, nil
 }
 
 // Parse reads the sources in order and returns the validated model. On

@@ -194,3 +194,21 @@ func TestLoadFilesMissing(t *testing.T) {
 	_, statErr := os.Stat("testdata/nope.cfg")
 	assert.True(t, os.IsNotExist(statErr))
 }
+
+func TestResolve(t *testing.T) {
+	cfg, err := parseString(t, "backend b\nserver a 10.0.0.1:80\nserver n app.example:80\nserver bad nowhere.invalid:80\n")
+	require.NoError(t, err)
+	lookup := func(h string) ([]string, error) {
+		if h == "app.example" {
+			return []string{"2001:db8::1", "192.0.2.5"}, nil
+		}
+		return nil, assert.AnError
+	}
+	err = cfg.Resolve(lookup)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "[t.cfg:4] : 'server b/bad' : could not resolve address 'nowhere.invalid'.")
+	assert.Contains(t, err.Error(), "Failed to initialize server(s) addr.")
+	be := cfg.Proxy("b", CapBackend)
+	assert.Equal(t, "10.0.0.1", be.Servers[0].IP)
+	assert.Equal(t, "192.0.2.5", be.Servers[1].IP)
+}

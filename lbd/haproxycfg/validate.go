@@ -1,6 +1,49 @@
 package haproxycfg
 
-import "fmt"
+import (
+	"fmt"
+	"net/netip"
+)
+
+// Resolve looks up the server names of the configuration once, as
+// haproxy does when it reads its configuration, and fills Server.IP.
+// lookup is net.LookupHost in production. Failures are Alerts worded as
+// haproxy's.
+func (c *Config) Resolve(lookup func(string) ([]string, error)) error {
+	var alerts Alerts
+	for _, px := range c.Proxies {
+		for _, s := range px.Servers {
+			if err := resolveServer(s, lookup); err != nil {
+				alerts = append(alerts, &Alert{Msg: fmt.Sprintf("[%s] : 'server %s/%s' : could not resolve address '%s'.",
+					s.Pos, px.Name, s.Name, s.Host)})
+			}
+		}
+	}
+	if len(alerts) > 0 {
+		return append(alerts, &Alert{Msg: "Failed to initialize server(s) addr."})
+	}
+	return nil
+}
+
+func resolveServer(s *Server, lookup func(string) ([]string, error)) error {
+	if a, err := netip.ParseAddr(s.Host); err == nil {
+		s.IP = a.String()
+		return nil
+	}
+	addrs, err := lookup(s.Host)
+	if err != nil || len(addrs) == 0 {
+		return fmt.Errorf("could not resolve address '%s'", s.Host)
+	}
+	// Prefer IPv4, as haproxy does by default.
+	s.IP = addrs[0]
+	for _, a := range addrs {
+		if ip, err := netip.ParseAddr(a); err == nil && ip.Is4() {
+			s.IP = a
+			break
+		}
+	}
+	return nil
+}
 
 // validate runs the whole-configuration checks HAProxy does after parsing:
 // backends referenced must exist and have the frontend's mode, proxies
