@@ -136,11 +136,16 @@ func (b *Backend) applyCheck(s *Server, res checkResult) {
 func (b *Backend) checkOnce(ctx context.Context, s *Server) checkResult {
 	start := time.Now()
 	t := b.Cfg.Timeouts
-	connTO := firstSet(t.Connect, s.Cfg.Inter)
-	if t.Check > 0 && t.Connect == 0 {
-		connTO = t.Check
+	// As HAProxy documents for "timeout check": without it, "inter" bounds
+	// the whole check; with it, the connect takes at most min("timeout
+	// connect", "inter") and "timeout check" bounds the read.
+	connTO, readTO := s.Cfg.Inter, s.Cfg.Inter
+	if t.Check > 0 {
+		readTO = t.Check
+		if t.Connect > 0 && t.Connect < connTO {
+			connTO = t.Connect
+		}
 	}
-	readTO := firstSet(t.Check, s.Cfg.Inter)
 	d := net.Dialer{Timeout: connTO}
 	conn, err := d.DialContext(ctx, "tcp", s.checkAddress())
 	if err != nil {
