@@ -282,3 +282,68 @@ func TestSoftFinish(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "app gen=2", b)
 }
+
+// TestReloadUnderLoad reloads five times while clients keep requesting,
+// with and without keep-alive: no request may fail.
+func TestReloadUnderLoad(t *testing.T) {
+	dir := t.TempDir()
+	app := slowApp(t, "app")
+	listen := freeAddr(t)
+	cfg := filepath.Join(dir, "haproxy.cfg")
+	require.NoError(t, os.WriteFile(cfg, []byte(cfgText(listen, app, "0")), 0o644))
+	cmd, logs := startDaemon(t, "-db", "-f", cfg)
+	waitListen(t, listen)
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var ok, failed int
+	var firstErr error
+	for i := 0; i < 6; i++ {
+		wg.Add(1)
+		go func(keepAlive bool) {
+			defer wg.Done()
+			c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: !keepAlive}}
+			defer c.CloseIdleConnections()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := c.Get("http://" + listen + "/?sleep=5ms")
+				if err == nil {
+					_, err = io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if err == nil && resp.StatusCode != 200 {
+						err = fmt.Errorf("status %d", resp.StatusCode)
+					}
+				}
+				mu.Lock()
+				if err != nil {
+					failed++
+					if firstErr == nil {
+						firstErr = err
+					}
+				} else {
+					ok++
+				}
+				mu.Unlock()
+			}
+		}(i%2 == 0)
+	}
+	for gen := 1; gen <= 5; gen++ {
+		time.Sleep(300 * time.Millisecond)
+		require.NoError(t, os.WriteFile(cfg, []byte(cfgText(listen, app, strconv.Itoa(gen))), 0o644))
+		require.NoError(t, cmd.Process.Signal(syscall.SIGHUP))
+	}
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	assert.Zero(t, failed, "first error: %v\n%s", firstErr, logs.String())
+	assert.Greater(t, ok, 100)
+	b, err := fetch(listen, "/")
+	require.NoError(t, err)
+	assert.Equal(t, "app gen=5", b)
+	assert.Equal(t, 5, strings.Count(logs.String(), "Reload complete"))
+}
