@@ -12,7 +12,7 @@ TEST_TIMEOUT ?= 25m
 
 export PATH := $(dir $(GO)):$(PATH)
 
-.PHONY: all deps build test bench lab-simple lab-complex lab-active-active lab-down lint clean
+.PHONY: all deps build test conformance bench lab-simple lab-complex lab-active-active lab-down lint clean
 
 all: build
 
@@ -33,17 +33,20 @@ build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ ./cmd/...
 
+# The article's architectures with their daemons: ours (IMPL=go, the
+# default) or Debian's (IMPL=reference), on the same config files. The
+# steady-state scenario brings the lab up, checks it and leaves it running.
 lab-simple: deps build
 	$(LAB) down simple >/dev/null
-	$(LAB) up topologies/simple.yaml
+	$(LAB) up --impl $(IMPL) scenarios/article/simple-steady.yaml
 
 lab-complex: deps build
 	$(LAB) down complex >/dev/null
-	$(LAB) up topologies/complex.yaml
+	$(LAB) up --impl $(IMPL) scenarios/article/complex-steady.yaml
 
 lab-active-active: deps build
 	$(LAB) down active-active >/dev/null
-	$(LAB) up topologies/active-active.yaml
+	$(LAB) up --impl $(IMPL) scenarios/article/active-active-steady.yaml
 
 lab-down: build
 	$(LAB) down --all
@@ -54,6 +57,13 @@ lint:
 
 test: deps build lint
 	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+	$(MAKE) --no-print-directory conformance
+
+# conformance runs the article's scenario library on our daemons and on
+# Debian's, and writes the matrix, reports and JUnit XML into out/.
+conformance: deps build
+	@mkdir -p out
+	$(LAB) run scenarios/article --impl both --junit out/conformance.xml --report out/conformance
 
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./... | tee $(BIN)/bench.txt

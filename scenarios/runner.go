@@ -34,6 +34,12 @@ type Options struct {
 	Progress io.Writer
 	// LabPrefix starts the unique lab names (default "sc").
 	LabPrefix string
+	// LabName, when set, is the lab's name instead of a unique one (for
+	// `lab up SCENARIO`, where the lab keeps its topology's name).
+	LabName string
+	// KeepUp leaves the lab and its daemons up after the run, whatever its
+	// outcome: the run brings an architecture up.
+	KeepUp bool
 	Logger    *slog.Logger
 }
 
@@ -127,6 +133,9 @@ func (r *run) fail(format string, args ...any) {
 func (r *run) execute(ctx context.Context) {
 	topo := *r.s.Topology
 	topo.Name = uniqueLabName(r.opt.LabPrefix)
+	if r.opt.LabName != "" {
+		topo.Name = r.opt.LabName
+	}
 	r.res.Lab = topo.Name
 	r.progress("=== %s [%s] lab %s", r.s.Name, r.impl, topo.Name)
 	if r.opt.ArtifactDir != "" {
@@ -401,7 +410,7 @@ func (r *run) finish() {
 		}
 		r.writeTrace()
 	}
-	if r.ds != nil {
+	if r.ds != nil && !r.opt.KeepUp {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		r.ds.stopAll(ctx)
 		cancel()
@@ -436,7 +445,9 @@ func (r *run) finish() {
 		r.progress("--- %s %s [%s] %s", strings.ToUpper(string(res.Status)), r.s.Name, r.impl, time.Since(res.Start).Round(time.Millisecond))
 		return
 	}
-	if r.opt.Keep && res.Status != StatusPass {
+	if r.opt.KeepUp {
+		res.Kept = true
+	} else if r.opt.Keep && res.Status != StatusPass {
 		res.Kept = true
 		r.progress("    lab %s left up for inspection: lab status %s; lab down %s", r.l.Name(), r.l.Name(), r.l.Name())
 	} else {

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"halab/lab"
+	"halab/scenarios"
 )
 
 const usage = `usage:
@@ -92,11 +93,20 @@ func cmdUp(ctx context.Context, args []string, w io.Writer) error {
 	noRun := fs.Bool("no-run", false, "do not start the topology's run entries")
 	bin := fs.String("bin", "", "directory of halab binaries for run entries (default: this binary's directory)")
 	verbose := fs.Bool("v", false, "log lab events")
+	impl := fs.String("impl", scenarios.ImplGo, "for a scenario file: go (our daemons) or reference (Debian's)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return errors.New("usage: lab up [--no-run] FILE")
+		return errors.New("usage: lab up [--no-run] [--impl go|reference] FILE")
+	}
+	if *bin == "" {
+		if exe, err := os.Executable(); err == nil {
+			*bin = filepath.Dir(exe)
+		}
+	}
+	if isScenario(fs.Arg(0)) {
+		return upScenario(ctx, fs.Arg(0), *impl, *bin, w)
 	}
 	t, err := lab.LoadTopology(fs.Arg(0))
 	if err != nil {
@@ -105,11 +115,6 @@ func cmdUp(ctx context.Context, args []string, w io.Writer) error {
 	opts := []lab.Option{}
 	if *verbose {
 		opts = append(opts, lab.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, nil))))
-	}
-	if *bin == "" {
-		if exe, err := os.Executable(); err == nil {
-			*bin = filepath.Dir(exe)
-		}
 	}
 	if *bin != "" {
 		opts = append(opts, lab.WithBinDir(*bin))
@@ -218,4 +223,62 @@ func cmdStatus(args []string, w io.Writer) error {
 		lab.WriteStatus(w, name, st)
 	}
 	return nil
+}
+
+// isScenario tells a scenario file (it names a topology and daemons) from
+// a topology file.
+func isScenario(path string) bool {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "topology:") || strings.HasPrefix(line, "daemons:") {
+			return true
+		}
+	}
+	return false
+}
+
+// upScenario brings up a scenario's lab with its daemons under the
+// topology's own lab name, runs its steps (the article's steady-state
+// scenarios check the architecture works) and leaves it up.
+func upScenario(ctx context.Context, path, impl, bin string, w io.Writer) error {
+	s, err := scenarios.Load(path)
+	if err != nil {
+		return err
+	}
+	if impl != scenarios.ImplGo && impl != scenarios.ImplReference {
+		return fmt.Errorf("--impl %q: want go or reference", impl)
+	}
+	res := scenarios.Run(ctx, s, impl, scenarios.Options{BinDir: bin, Progress: w, LabName: s.Topology.Name, KeepUp: true})
+	if res.Status == scenarios.StatusNA {
+		return fmt.Errorf("%s cannot run with the %s daemons here: %s", s.Name, impl, res.Reason)
+	}
+	if res.Lab == "" {
+		return fmt.Errorf("%s: %s", s.Name, res.Reason)
+	}
+	l, err := lab.Open(res.Lab)
+	if err != nil {
+		return err
+	}
+	st, err := l.Status()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	lab.WriteStatus(w, l.Name(), st)
+	fmt.Fprintf(w, "\nlab %s is up with the %s daemons (%s).\n", l.Name(), impl, res.Status)
+	fmt.Fprintf(w, "Try: lab exec client -- curl -s -H 'Host: www.example.com' http://VIP/ ; lab trace %s:eth0 vrrp ; lab ui %s ; lab down %s\n", firstDaemonNode(s), l.Name(), l.Name())
+	if res.Status != scenarios.StatusPass {
+		return fmt.Errorf("%s: the architecture came up but its checks failed: %s", s.Name, res.Reason)
+	}
+	return nil
+}
+
+func firstDaemonNode(s *scenarios.Scenario) string {
+	if len(s.Daemons) > 0 {
+		return s.Daemons[0].Node
+	}
+	return s.Topology.Nodes[0].Name
 }
