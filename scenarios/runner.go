@@ -40,7 +40,7 @@ type Options struct {
 	// KeepUp leaves the lab and its daemons up after the run, whatever its
 	// outcome: the run brings an architecture up.
 	KeepUp bool
-	Logger    *slog.Logger
+	Logger *slog.Logger
 }
 
 // run is the state of one scenario run.
