@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 		if err != nil {
 			panic(err)
 		}
-		out, err := exec.Command("go", "build", "-o", dir, ".", "../labapp").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", dir, ".", "../labapp", "../vrrpd", "../proxyd").CombinedOutput()
 		if err != nil {
 			os.RemoveAll(dir)
 			panic(string(out))
@@ -192,4 +192,33 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestCLIUpScenario brings the simple architecture up with our daemons
+// through `lab up SCENARIO`, as `make lab-simple` does, and checks it keeps
+// serving through the VIP after the command returns.
+func TestCLIUpScenario(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root: run make test")
+	}
+	dir := t.TempDir()
+	topo := topologyCopy(t, "simple.yaml", "ct-up")
+	require.NoError(t, os.Rename(topo, filepath.Join(dir, "topo.yaml")))
+	require.NoError(t, exec.Command("cp", "-r", "../../scenarios/article/simple", dir).Run())
+	b, err := os.ReadFile("../../scenarios/article/simple-steady.yaml")
+	require.NoError(t, err)
+	sc := strings.Replace(string(b), "topology: ../../topologies/simple.yaml", "topology: topo.yaml", 1)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "steady.yaml"), []byte(sc), 0o644))
+	_, _ = labCmd(t, "down", "ct-up")
+	t.Cleanup(func() { _, _ = labCmd(t, "down", "ct-up") })
+
+	out, err := labCmd(t, "up", "--impl", "go", filepath.Join(dir, "steady.yaml"))
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "--- PASS simple-steady [go]")
+	assert.Contains(t, out, "lab ct-up is up with the go daemons")
+	assert.Regexp(t, `nginx01\s+lb_nginx \(eth0\)\s+111\s+MASTER\s+95 \(configured 85\)`, out)
+
+	body, err := labCmd(t, "exec", "-l", "ct-up", "client", "--", "curl", "-sf", "-H", "Host: www.example.com", "http://10.0.1.100/")
+	require.NoError(t, err, body)
+	assert.Contains(t, body, `"x_real_ip":"10.0.1.10"`)
 }
