@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"log/slog"
 	"log/syslog"
 	"os"
-	"os/exec"
 	"os/signal"
 	"strconv"
 	"strings"
@@ -20,18 +18,17 @@ import (
 	"halab/vrrpd"
 )
 
-// Exit codes follow keepalived: 5 for a configuration problem.
+// Exit codes follow keepalived: 5 for a configuration problem. A VRRP
+// child exiting with either of exitFatal and exitConfig stops the parent.
 const (
 	exitOK     = 0
 	exitFatal  = 1
 	exitConfig = 5
 )
 
-// childEnv marks the re-executed, detached daemon process.
-const childEnv = "VRRPD_DAEMON_CHILD"
-
 type options struct {
 	file, pidFile, statusFile string
+	vrrpPidFile               string
 	dontFork, logConsole      bool
 	logDetail, configTest     bool
 	dump, version             bool
@@ -67,7 +64,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		}
 	}
 	str(&o.file, "/etc/keepalived/keepalived.conf", "configuration file", "f", "use-file")
-	str(&o.pidFile, "/run/vrrpd.pid", "pid file", "p", "pid")
+	str(&o.pidFile, "/run/vrrpd.pid", "pid file of the parent process", "p", "pid")
+	str(&o.vrrpPidFile, defaultVRRPPidFile, "pid file of the VRRP child process", "r", "vrrp_pid")
 	str(&o.statusFile, vrrpd.DefaultStatusFile, "status file (JSON); empty disables it", "status-file")
 	boolean(&o.dontFork, "stay in the foreground", "n", "dont-fork")
 	boolean(&o.logConsole, "log to the console", "l", "log-console")
@@ -80,8 +78,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	var ignoredS string
 	boolean(&ignoredB, "ignored (keepalived: VRRP subsystem only)", "P", "vrrp")
 	boolean(&ignoredB, "ignored (keepalived: dump configuration)", "d", "dump-conf")
-	str(&ignoredS, "", "ignored (keepalived: VRRP child pid file)", "r", "vrrp_pid")
 	str(&ignoredS, "", "ignored (keepalived: checker child pid file)", "c", "checkers_pid")
+	str(&ignoredS, "", "ignored (keepalived: BFD child pid file)", "b", "bfd_pid")
 	str(&ignoredS, "", "ignored (keepalived: syslog facility)", "S", "log-facility")
 	if err := fs.Parse(expandShort(args)); err != nil {
 		return nil, err
@@ -93,10 +91,13 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	r, parent := takeRole()
+	os.Exit(run(r, parent, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+// run is vrrpd in role r (parent is the PID of the parent process of a
+// VRRP child).
+func run(r role, parent int, args []string, stdout, stderr io.Writer) int {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -109,8 +110,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	cfg, warns, err := vrrpd.LoadConfig(o.file)
-	for _, w := range warns {
-		fmt.Fprintln(stderr, w.String())
+	if r == roleMain {
+		for _, w := range warns {
+			fmt.Fprintln(stderr, w.String())
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -128,86 +131,52 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
-	if !o.dontFork && os.Getenv(childEnv) == "" {
+	if !o.dontFork && r == roleMain {
 		return daemonize(stderr)
 	}
-	log, closeLog := logger(o)
+	log, closeLog := logger(o, r)
 	defer closeLog()
-	for _, w := range warns {
-		log.Warn(w.String())
+	if r == roleVRRP {
+		return runVRRP(o, cfg, warns, parent, log)
 	}
+	return runParent(o, log)
+}
+
+// runParent is the parent process: it writes the -p pid file and
+// supervises the VRRP child (supervise.go).
+func runParent(o *options, log *slog.Logger) int {
+	self, err := ownPath()
+	if err != nil {
+		log.Error("cannot start the VRRP child", "err", err)
+		return exitFatal
+	}
+	// Signals are caught before the child starts, so none is lost.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
 	if o.pidFile != "" {
-		if err := os.WriteFile(o.pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		if err := writePidFile(o.pidFile); err != nil {
 			log.Error("pid file", "err", err)
 			return exitFatal
 		}
 		defer os.Remove(o.pidFile)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	d := vrrpd.NewDaemon(cfg, vrrpd.Options{StatusFile: o.statusFile, Logger: log})
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for range hup {
-			reload(d, o.file, log)
-		}
-	}()
-	log.Info("Starting VRRP child process", "pid", os.Getpid(), "config", o.file)
-	if err := d.Run(ctx); err != nil {
-		log.Error("vrrpd stopped", "err", err)
-		return exitFatal
-	}
-	log.Info("Stopped")
-	return exitOK
+	log.Info("Starting vrrpd", "pid", os.Getpid(), "config", o.file)
+	spec := childSpec{Path: self, Args: os.Args, PidFile: o.vrrpPidFile,
+		Env: childEnviron(vrrpChildEnv, strconv.Itoa(os.Getpid()))}
+	return newSupervisor(spec, log).run(sigs)
 }
 
-// reload re-reads the configuration on SIGHUP; one that does not load (or
-// that keepalived would reject) leaves the running configuration in place.
-func reload(d *vrrpd.Daemon, file string, log *slog.Logger) {
-	log.Info("Reloading", "config", file)
-	cfg, warns, err := vrrpd.LoadConfig(file)
-	for _, w := range warns {
-		log.Warn(w.String())
+func writePidFile(path string) error {
+	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return fmt.Errorf("write pid file: %w", err)
 	}
-	if err != nil {
-		log.Error("reload failed, keeping the running configuration", "err", err)
-		return
-	}
-	if !d.Reload(cfg) {
-		log.Warn("reload ignored: the daemon is not running")
-		return
-	}
-	log.Info("Reload finished", "instances", len(cfg.Instances))
+	return nil
 }
 
-// daemonize re-executes vrrpd detached from the terminal (Go cannot fork).
-func daemonize(stderr io.Writer) int {
-	self, err := os.Executable()
-	if err != nil {
-		fmt.Fprintln(stderr, "daemonize:", err)
-		return exitFatal
-	}
-	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		fmt.Fprintln(stderr, "daemonize:", err)
-		return exitFatal
-	}
-	defer null.Close()
-	cmd := exec.Command(self, os.Args[1:]...)
-	cmd.Env = append(os.Environ(), childEnv+"=1")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		fmt.Fprintln(stderr, "daemonize:", err)
-		return exitFatal
-	}
-	return exitOK
-}
-
-// logger logs to the console with -l, else to syslog like keepalived.
-func logger(o *options) (*slog.Logger, func()) {
+// logger logs to the console with -l, else to syslog like keepalived (the
+// VRRP child under its own tag, as Keepalived_vrrp).
+func logger(o *options, r role) (*slog.Logger, func()) {
 	level := slog.LevelInfo
 	if o.logDetail {
 		level = slog.LevelDebug
@@ -216,7 +185,11 @@ func logger(o *options) (*slog.Logger, func()) {
 	if o.logConsole {
 		return slog.New(slog.NewTextHandler(os.Stderr, hopts)), func() {}
 	}
-	w, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_INFO, "vrrpd")
+	tag := "vrrpd"
+	if r == roleVRRP {
+		tag = "vrrpd_vrrp"
+	}
+	w, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_INFO, tag)
 	if err != nil {
 		return slog.New(slog.NewTextHandler(io.Discard, hopts)), func() {}
 	}
