@@ -115,12 +115,18 @@ func (c *clientConn) setIdle(idle bool) bool {
 	return !c.closed
 }
 
-func (c *clientConn) closeIfIdle() {
+// drainGrace is how long an idle keep-alive connection of a stopping
+// instance may still bring one last request (answered with "connection:
+// close"). Closing it at once would race with a request already on its
+// way.
+const drainGrace = time.Second
+
+// drainIdle gives an idle connection drainGrace to bring a last request.
+func (c *clientConn) drainIdle() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.idle && !c.closed {
-		c.closed = true
-		c.conn.Close()
+		c.conn.SetReadDeadline(time.Now().Add(drainGrace))
 	}
 }
 

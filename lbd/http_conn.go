@@ -73,7 +73,11 @@ func (c *clientConn) serveHTTP() {
 			return
 		}
 		if !first && fe.in.isStopping() {
-			return
+			grace := drainGrace
+			if idleTO > 0 && idleTO < grace {
+				grace = idleTO
+			}
+			c.conn.SetReadDeadline(time.Now().Add(grace))
 		}
 		_, err := br.Peek(1)
 		if !c.setIdle(false) || err != nil {

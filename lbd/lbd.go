@@ -201,14 +201,15 @@ func sameListenAddr(a net.Addr, b haproxycfg.Bind) bool {
 	return ip != nil && ip.Equal(ta.IP)
 }
 
-// Drain closes idle client connections, lets requests in flight finish
-// (their connections close afterwards) and stops the health checks. It
+// Drain gives idle client connections a short grace for a last request,
+// lets requests in flight finish (their connections close afterwards) and
+// stops the health checks. It
 // returns when every connection is gone or ctx ends.
 func (in *Instance) Drain(ctx context.Context) error {
 	in.mu.Lock()
 	in.stopping = true
 	for c := range in.conns {
-		c.closeIfIdle()
+		c.drainIdle()
 	}
 	in.mu.Unlock()
 	if in.checkStop != nil {
