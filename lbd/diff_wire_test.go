@@ -94,6 +94,14 @@ func (a *rawApp) serve(c net.Conn) {
 		case strings.HasSuffix(path, "/http10"):
 			io.WriteString(c, "HTTP/1.0 200 OK\r\nContent-Length: 3\r\nSet-Cookie: JSESSIONID=x1\r\n\r\nold")
 			return
+		case strings.HasSuffix(path, "/garbage"):
+			io.WriteString(c, "THIS IS NOT HTTP\r\n\r\n")
+			return
+		case strings.HasSuffix(path, "/drop"):
+			return
+		case strings.HasSuffix(path, "/hang"):
+			time.Sleep(2 * time.Second)
+			return
 		case strings.HasSuffix(path, "/304"):
 			io.WriteString(c, "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n")
 		default:
@@ -225,4 +233,48 @@ func TestDiffExpectContinue(t *testing.T) {
 	}
 	require.Equal(t, got[0], got[1])
 	require.Equal(t, `HTTP/1.1 100 Continue then HTTP/1.1 200 OK got "hello"`, got[1])
+}
+
+// errorCodes are the statuses whose built-in pages are compared.
+var errorCodes = []int{400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504}
+
+var denyRules = func() string {
+	var b strings.Builder
+	for _, c := range errorCodes {
+		fmt.Fprintf(&b, "http-request deny deny_status %d if { path /deny/%d }\n", c, c)
+	}
+	return b.String()
+}()
+
+// TestDiffServerErrors compares the answers when the server misbehaves
+// (garbage, closes without answering, too slow for "timeout server") and
+// when a rule denies the request.
+func TestDiffServerErrors(t *testing.T) {
+	var got [2][]string
+	for i, kind := range []string{"haproxy", "lbd"} {
+		app := startRawApp(t)
+		listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		cfg := "defaults\nmode http\ntimeout connect 1s\ntimeout client 5s\ntimeout server 400ms\nretries 1\n" +
+			"frontend fe\nbind " + listen + "\nacl bad path_beg /admin\nhttp-request deny if bad\n" +
+			"http-request deny deny_status 429 if { path /slowdown }\n" + denyRules + "default_backend be\n" +
+			"backend be\nserver s1 " + app.Addr + "\n" +
+			"backend none\nserver gone 127.0.0.1:1\n"
+		var b *balancer
+		if kind == "haproxy" {
+			b = startHAProxy(t, cfg, listen)
+		} else {
+			b, _ = startLBD(t, cfg, listen)
+		}
+		paths := []string{"/garbage", "/drop", "/hang", "/admin/x", "/slowdown"}
+		for _, code := range errorCodes {
+			paths = append(paths, fmt.Sprintf("/deny/%d", code))
+		}
+		for _, path := range paths {
+			resp := rawExchange(t, b.Addr, "GET "+path+" HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+			got[i] = append(got[i], path+" -> "+resp)
+		}
+	}
+	for j := range got[0] {
+		require.Equal(t, got[0][j], got[1][j])
+	}
 }

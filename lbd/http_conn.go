@@ -87,7 +87,7 @@ func (c *clientConn) serveHTTP() {
 				code := 400
 				if errors.Is(err, os.ErrDeadlineExceeded) {
 					code = 408
-					writeRawError(bw, 408)
+					writeRawError(bw, 408, false)
 				}
 				fe.reqTotal.Add(1)
 				fe.reqErr.Add(1)
@@ -105,13 +105,13 @@ func (c *clientConn) serveHTTP() {
 				code = 408
 			}
 			fe.countStatus(code)
-			writeRawError(bw, code)
+			writeRawError(bw, code, false)
 			return
 		}
 		if !singleHost(req.Header) {
 			fe.reqErr.Add(1)
 			fe.countStatus(400)
-			writeError(bw, 400, false)
+			writeRawError(bw, 400, true)
 			return
 		}
 		c.conn.SetReadDeadline(deadline(t.Client))

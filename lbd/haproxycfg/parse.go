@@ -1,11 +1,13 @@
 package haproxycfg
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -35,7 +37,15 @@ func LoadFiles(names []string) (*Config, error) {
 	for _, n := range files {
 		data, err := os.ReadFile(n)
 		if err != nil {
-			return nil, Alerts{{Msg: fmt.Sprintf("Could not open configuration file %s : %v", n, err)}}
+			reason := err.Error()
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				reason = pe.Err.Error()
+			}
+			if reason != "" {
+				reason = strings.ToUpper(reason[:1]) + reason[1:]
+			}
+			return nil, Alerts{{Msg: fmt.Sprintf("Cannot open configuration file/directory %s : %s", n, reason)}}
 		}
 		srcs = append(srcs, Source{Name: n, Data: data})
 	}

@@ -190,7 +190,7 @@ func TestDefaultsInheritance(t *testing.T) {
 func TestLoadFilesMissing(t *testing.T) {
 	_, err := LoadFiles([]string{"testdata/nope.cfg"})
 	require.Error(t, err)
-	assert.True(t, strings.HasPrefix(err.Error(), "Could not open configuration file testdata/nope.cfg"))
+	assert.Equal(t, "Cannot open configuration file/directory testdata/nope.cfg : No such file or directory", err.Error())
 	_, statErr := os.Stat("testdata/nope.cfg")
 	assert.True(t, os.IsNotExist(statErr))
 }
