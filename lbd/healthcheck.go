@@ -169,7 +169,7 @@ func (b *Backend) checkOnce(ctx context.Context, s *Server) checkResult {
 	if hc.Host != "" {
 		fmt.Fprintf(&req, "host: %s\r\n", hc.Host)
 	}
-	if hc.Version == "HTTP/1.1" && hc.Host == "" {
+	if hc.Version == "HTTP/1.1" {
 		req.WriteString("connection: close\r\n")
 	}
 	req.WriteString("\r\n")

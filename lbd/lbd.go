@@ -239,6 +239,19 @@ func (in *Instance) Drain(ctx context.Context) error {
 	}
 }
 
+// Close is a hard stop (SIGTERM): listening sockets and connections are
+// closed at once, health checks stop.
+func (in *Instance) Close() {
+	in.mu.Lock()
+	in.stopping = true
+	in.mu.Unlock()
+	in.closeListeners()
+	in.acceptWG.Wait()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	in.Drain(ctx)
+}
+
 // Shutdown stops accepting (closing the listening sockets) and drains.
 func (in *Instance) Shutdown(ctx context.Context) error {
 	in.mu.Lock()

@@ -129,11 +129,7 @@ func runHAProxyWith(args []string, stdout, stderr io.Writer, stop context.Contex
 
 // hardStop is SIGTERM: close everything now, as HAProxy's hard stop does.
 func hardStop(in *lbd.Instance) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	if err := in.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return 1
-	}
+	in.Close()
 	return 0
 }
 

@@ -223,6 +223,7 @@ func (p *parser) option(px *Proxy, l Line, negate bool) {
 				hc.Version = joinWords(args[2:])
 				// Legacy trick: "HTTP/1.1\r\nHost:\ www" carries headers.
 				if i := strings.Index(hc.Version, "\r\n"); i >= 0 {
+					p.warn(l.Pos, "'option httpchk' : hiding headers or body at the end of the version string is deprecated. Please, consider to use 'http-check send' directive instead.")
 					for _, h := range strings.Split(hc.Version[i+2:], "\r\n") {
 						k, v, _ := strings.Cut(h, ":")
 						if strings.EqualFold(strings.TrimSpace(k), "host") {
