@@ -1,0 +1,110 @@
+package lbd
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"halab/lab"
+)
+
+// BenchmarkLabHAProxyVsLBD is the benchmark: wrk on the client
+// node, the balancer node running Debian's haproxy then lbd with the same
+// configuration (the article's backend), labapp on two app nodes. 50
+// connections, with and without keep-alive, and with a persistence
+// cookie. Each case runs once for benchDuration whatever b.N is.
+func BenchmarkLabHAProxyVsLBD(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("lab benchmarks need root")
+	}
+	if _, err := exec.LookPath("wrk"); err != nil {
+		b.Skip("wrk is not installed")
+	}
+	if _, err := os.Stat(haproxyBin); err != nil {
+		b.Skip("haproxy is not installed")
+	}
+	dir, err := os.MkdirTemp("/var/tmp", "halab-lbd-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if out, err := exec.Command("go", "build", "-o", dir, "../cmd/lbd", "../cmd/labapp").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	topo, err := lab.ParseTopology("lb1b.yaml", []byte(strings.Replace(labTopology, "name: lb1", "name: lb1b", 1)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := lab.Up(ctx, topo)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Down(context.Background())
+	for _, app := range []string{"app01", "app02"} {
+		if _, err := l.MustNode(app).Start(ctx, lab.ProcSpec{Name: "labapp", Args: []string{filepath.Join(dir, "labapp"), "-listen", ":80"}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cfg := filepath.Join(l.SharedDir(), "bench.cfg")
+	if err := os.WriteFile(cfg, []byte(benchConfig("*:8080", []string{"10.0.2.11:80", "10.0.2.12:80"})), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	client, balancer := l.MustNode("client"), l.MustNode("haproxy01")
+	cases := []struct {
+		name string
+		hdrs []string
+	}{
+		{"keepalive", nil},
+		{"close", []string{"Connection: close"}},
+		{"cookie", []string{"Cookie: JSESSIONID=app01~0123456789abcdef"}},
+	}
+	for _, c := range cases {
+		for _, impl := range []string{"haproxy", "lbd"} {
+			b.Run(c.name+"/"+impl, func(b *testing.B) {
+				bin := haproxyBin
+				if impl == "lbd" {
+					bin = filepath.Join(dir, "lbd")
+				}
+				p, err := balancer.Start(ctx, lab.ProcSpec{Name: impl + "-" + c.name, Args: []string{bin, "-db", "-f", cfg}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer func() {
+					sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+					defer scancel()
+					p.Stop(sctx)
+				}()
+				for i := 0; ; i++ {
+					if _, err := client.Run(ctx, "bash", "-c", "exec 3<>/dev/tcp/10.0.1.31/8080"); err == nil {
+						break
+					}
+					if i > 100 {
+						b.Fatalf("%s does not listen", impl)
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+				args := []string{"wrk", "-t2", "-c50", "-d" + benchDuration.String(), "--latency", "--timeout", "5s"}
+				for _, h := range c.hdrs {
+					args = append(args, "-H", h)
+				}
+				args = append(args, "http://10.0.1.31:8080/")
+				b.ResetTimer()
+				out, err := client.Run(ctx, args...)
+				b.StopTimer()
+				if err != nil {
+					b.Fatalf("wrk: %v\n%s", err, out)
+				}
+				rps, p99, errs := parseWrk(out)
+				b.ReportMetric(rps, "req/s")
+				b.ReportMetric(p99, "p99-ms")
+				b.ReportMetric(errs, "errors")
+			})
+		}
+	}
+}
