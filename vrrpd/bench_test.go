@@ -3,6 +3,7 @@ package vrrpd
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -46,7 +47,7 @@ func buildLabapp(b *testing.B) string {
 type fault string
 
 const (
-	faultKill    fault = "sigkill"      // SIGKILL of the master daemon
+	faultKill    fault = "sigkill"      // SIGKILL of the master daemon (child and parent)
 	faultTracked fault = "nginx-killed" // the tracked process dies
 	faultTerm    fault = "sigterm"      // graceful stop: priority 0
 )
@@ -55,9 +56,11 @@ const (
 // configs (both routers run the same implementation), the time from a fault
 // on the master to the VIP present on the backup (failover-ms) and to the
 // first HTTP answer from the new master through the VIP, seen by a client
-// on the LAN (http-ms). Faults: SIGKILL of the daemon, the tracked process
-// (a sleep called nginx, checked by "killall -0 nginx") killed, SIGTERM.
-// Both routers serve labapp on :80. Each case is bounded (20 s per fault);
+// on the LAN (http-ms). Faults: a crash of the daemon (SIGKILL of the VRRP
+// child, then of its stopped parent), the tracked process (a sleep called
+// nginx, checked by "killall -0 nginx") killed, SIGTERM. master-rss-MB is
+// the master's VRRP child, parent-rss-MB its parent process, for both
+// implementations. Both routers serve labapp on :80. Each case is bounded (20 s per fault);
 // the tracked-process case averages three faults. Run with -benchtime 1x.
 func BenchmarkFailover(b *testing.B) {
 	for _, mode := range []struct {
@@ -108,7 +111,7 @@ func benchFailover(b *testing.B, i impl, f fault, version int, advert string) {
 	r1 := routerConf{node: "r1", version: version, state: "MASTER", priority: 85, advertInt: advert, global: global}
 	r2 := routerConf{node: "r2", version: version, state: "BACKUP", priority: 80, advertInt: advert, global: global}
 	var totalVIP, totalHTTP time.Duration
-	var rss int
+	var rss, parentRSS int
 	// The tracked script runs every second, so a kill lands anywhere in
 	// its period: average three kills per iteration for a fairer figure.
 	runs := b.N
@@ -135,18 +138,25 @@ func benchFailover(b *testing.B, i impl, f fault, version int, advert string) {
 			// Spread the kills over the script's period (0, 1/3, 2/3 s).
 			time.Sleep(time.Duration(n%3) * time.Second / 3)
 		}
-		if i == implVrrpd {
-			rss = max(rss, rssKB(v.procs["r1"].PID()))
+		parent := v.procs["r1"]
+		childNS, err := v.vrrpChild("r1")
+		require.NoError(b, err)
+		child := hostPIDOf(parent.PID(), childNS)
+		require.NotZero(b, child, "VRRP child %d of %s not found", childNS, i)
+		rss = max(rss, rssKB(child))
+		parentRSS = max(parentRSS, rssKB(parent.PID()))
+		if f == faultKill {
+			// A crash of the daemon (see vrrpLab.crash): the parent is
+			// stopped so that it neither respawns the child nor, by dying,
+			// makes the child say goodbye.
+			require.NoError(b, parent.Signal(syscall.SIGSTOP))
 		}
 		b.StartTimer()
 		start := time.Now()
 		switch f {
 		case faultKill:
-			if i == implKeepalived {
-				_, err := v.l.MustNode("r1").Run(v.ctx, "sh", "-c", "kill -KILL $(cat /run/keepalived_vrrp.pid)")
-				require.NoError(b, err)
-			}
-			require.NoError(b, v.procs["r1"].Signal(syscall.SIGKILL))
+			require.NoError(b, syscall.Kill(child, syscall.SIGKILL))
+			require.NoError(b, parent.Signal(syscall.SIGKILL))
 		case faultTracked:
 			require.NoError(b, procs["r1"].Signal(syscall.SIGKILL))
 		case faultTerm:
@@ -181,9 +191,8 @@ func benchFailover(b *testing.B, i impl, f fault, version int, advert string) {
 	}
 	b.ReportMetric(float64(totalVIP.Microseconds())/1000/float64(runs), "failover-ms")
 	b.ReportMetric(float64(totalHTTP.Microseconds())/1000/float64(runs), "http-ms")
-	if rss > 0 {
-		b.ReportMetric(float64(rss)/1024, "master-rss-MB")
-	}
+	b.ReportMetric(float64(rss)/1024, "master-rss-MB")
+	b.ReportMetric(float64(parentRSS)/1024, "parent-rss-MB")
 }
 
 // startTracking starts a router with the article's vrrp_script
@@ -250,6 +259,26 @@ func httpOnce(addr, node string) (bool, error) {
 		}
 	}
 	return strings.Contains(body.String(), node), nil
+}
+
+// hostPIDOf returns the host PID of the child of host process parent whose
+// PID in its node is nodePID, or 0.
+func hostPIDOf(parent, nodePID int) int {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", parent))
+	for _, t := range tasks {
+		data, _ := os.ReadFile(t)
+		for _, f := range strings.Fields(string(data)) {
+			pid, _ := strconv.Atoi(f)
+			status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+			for _, line := range strings.Split(string(status), "\n") {
+				// NSpid: <host pid> ... <pid in the innermost namespace>
+				if fs := strings.Fields(line); len(fs) >= 2 && fs[0] == "NSpid:" && fs[len(fs)-1] == strconv.Itoa(nodePID) {
+					return pid
+				}
+			}
+		}
+	}
+	return 0
 }
 
 // rssKB reads VmRSS of a host PID in kB (0 if unknown).

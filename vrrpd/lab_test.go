@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -64,7 +65,16 @@ func (i impl) args(conf string) []string {
 		return []string{keepalivedB, "-n", "-l", "-D", "-f", conf, "--vrrp",
 			"-p", "/run/keepalived.pid", "-r", "/run/keepalived_vrrp.pid", "-c", "/run/keepalived_checkers.pid"}
 	}
-	return []string{testBin, "-n", "-l", "-D", "-f", conf, "-p", "/run/vrrpd.pid", "--status-file", "/run/vrrpd/status.json"}
+	return []string{testBin, "-n", "-l", "-D", "-f", conf, "-p", "/run/vrrpd.pid", "-r", "/run/vrrpd_vrrp.pid",
+		"--status-file", "/run/vrrpd/status.json"}
+}
+
+// vrrpPidFile is the -r pid file of the implementation's VRRP child.
+func (i impl) vrrpPidFile() string {
+	if i == implKeepalived {
+		return "/run/keepalived_vrrp.pid"
+	}
+	return "/run/vrrpd_vrrp.pid"
 }
 
 // routerConf describes one router's keepalived.conf.
@@ -157,17 +167,16 @@ func (v *vrrpLab) start(i impl, c routerConf) {
 // restart starts the node's daemon again with its last config.
 func (v *vrrpLab) restart(node string) { v.start(v.impls[node], v.confs[node]) }
 
-// kill signals the node's daemon and waits for it to exit.
+// kill signals the node's daemon and waits for it to exit. SIGKILL means
+// a crash of the whole daemon (see crash).
 func (v *vrrpLab) kill(node string, sig syscall.Signal) {
 	v.t.Helper()
 	p := v.procs[node]
-	if sig == syscall.SIGKILL && v.impls[node] == implKeepalived {
-		// keepalived's VRRP child gets SIGTERM when its parent dies and
-		// would say goodbye; kill the child first for a real crash.
-		out, err := v.l.MustNode(node).Run(v.ctx, "sh", "-c", "kill -KILL $(cat /run/keepalived_vrrp.pid)")
-		require.NoError(v.t, err, out)
+	if sig == syscall.SIGKILL {
+		v.crash(node)
+	} else {
+		require.NoError(v.t, p.Signal(sig))
 	}
-	require.NoError(v.t, p.Signal(sig))
 	select {
 	case <-p.Done():
 	case <-time.After(15 * time.Second):
@@ -177,8 +186,32 @@ func (v *vrrpLab) kill(node string, sig syscall.Signal) {
 		// keepalived forks a VRRP child; make sure none survives.
 		_, _ = v.l.MustNode(node).Run(v.ctx, "pkill", "-KILL", "-x", "keepalived")
 	}
-	// A second for keepalived's children to finish their own cleanup.
+	// A moment for keepalived's children to finish their own cleanup.
 	time.Sleep(200 * time.Millisecond)
+}
+
+// crash kills the node's daemon, both processes, with no goodbye. The
+// VRRP child gets SIGTERM when its parent dies and would stop gracefully,
+// and the parent respawns a dead child, so: stop the parent, SIGKILL the
+// child (pid from its -r file), then SIGKILL the parent.
+func (v *vrrpLab) crash(node string) {
+	v.t.Helper()
+	p := v.procs[node]
+	child, err := v.vrrpChild(node)
+	require.NoError(v.t, err)
+	require.NoError(v.t, p.Signal(syscall.SIGSTOP))
+	out, err := v.l.MustNode(node).Run(v.ctx, "kill", "-KILL", strconv.Itoa(child))
+	require.NoError(v.t, err, out)
+	require.NoError(v.t, p.Signal(syscall.SIGKILL))
+}
+
+// vrrpChild reads the node PID of the daemon's VRRP child from its -r file.
+func (v *vrrpLab) vrrpChild(node string) (int, error) {
+	out, err := v.l.MustNode(node).Run(v.ctx, "cat", v.impls[node].vrrpPidFile())
+	if err != nil {
+		return 0, fmt.Errorf("VRRP child pid file: %w: %s", err, out)
+	}
+	return strconv.Atoi(strings.TrimSpace(out))
 }
 
 func (v *vrrpLab) stopAll() {
@@ -311,8 +344,9 @@ func (v *vrrpLab) failoverScenario(downInterval time.Duration) {
 	v.restart("r1")
 	v.waitHolders(20*time.Second, "r1")
 
-	// SIGKILL: no goodbye; r2 takes over after Master_Down_Interval. The
-	// dead daemon's VIP stays on r1, as with keepalived.
+	// A crash (SIGKILL of both processes): no goodbye; r2 takes over after
+	// Master_Down_Interval. The dead daemon's VIP stays on r1, as with
+	// keepalived.
 	v.kill("r1", syscall.SIGKILL)
 	start := time.Now()
 	for !v.hasVIP("r2") {
