@@ -348,35 +348,35 @@ func writeLower(w *bufio.Writer, s string) {
 	}
 }
 
-// Buffer pools: connections come and go (a new one per request without
-// keep-alive), their 16 kB buffers need not.
-var (
-	readerPool sync.Pool
-	writerPool sync.Pool
-)
+// bufPools recycles connection buffers: connections come and go (a new
+// one per request without keep-alive), their 16 kB buffers need not.
+type bufPools struct {
+	readers sync.Pool
+	writers sync.Pool
+}
 
-func getReader(r io.Reader) *bufio.Reader {
-	if br, ok := readerPool.Get().(*bufio.Reader); ok {
+func (p *bufPools) getReader(r io.Reader) *bufio.Reader {
+	if br, ok := p.readers.Get().(*bufio.Reader); ok {
 		br.Reset(r)
 		return br
 	}
 	return bufio.NewReaderSize(r, 16<<10)
 }
 
-func putReader(br *bufio.Reader) {
+func (p *bufPools) putReader(br *bufio.Reader) {
 	br.Reset(nil)
-	readerPool.Put(br)
+	p.readers.Put(br)
 }
 
-func getWriter(w io.Writer) *bufio.Writer {
-	if bw, ok := writerPool.Get().(*bufio.Writer); ok {
+func (p *bufPools) getWriter(w io.Writer) *bufio.Writer {
+	if bw, ok := p.writers.Get().(*bufio.Writer); ok {
 		bw.Reset(w)
 		return bw
 	}
 	return bufio.NewWriterSize(w, 16<<10)
 }
 
-func putWriter(bw *bufio.Writer) {
+func (p *bufPools) putWriter(bw *bufio.Writer) {
 	bw.Reset(nil)
-	writerPool.Put(bw)
+	p.writers.Put(bw)
 }

@@ -50,14 +50,15 @@ func deadline(d time.Duration) time.Time {
 // serveHTTP runs the HTTP/1.x keep-alive loop of one client connection.
 func (c *clientConn) serveHTTP() {
 	fe := c.fe
-	br := getReader(c.conn)
+	pools := &fe.in.bufs
+	br := pools.getReader(c.conn)
 	c.out = &countWriter{w: c.conn}
-	bw := getWriter(c.out)
+	bw := pools.getWriter(c.out)
 	c.bw = bw
 	defer func() {
 		if !c.bodyLeft {
-			putReader(br)
-			putWriter(bw)
+			pools.putReader(br)
+			pools.putWriter(bw)
 		}
 	}()
 	var sc *serverConn

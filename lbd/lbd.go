@@ -26,6 +26,7 @@ type Instance struct {
 	Frontends []*Frontend
 	Backends  []*Backend
 	start     time.Time
+	bufs      bufPools
 
 	mu        sync.Mutex
 	conns     map[*clientConn]struct{}
