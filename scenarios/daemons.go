@@ -7,10 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
-	"sync"
-	"syscall"
 
+	"halab/faults"
 	"halab/lab"
 )
 
@@ -103,26 +101,28 @@ func command(d *Daemon, impl, conf, bin string) ([]string, error) {
 	return args, nil
 }
 
-// daemonSet runs a scenario's daemons in a lab.
+// daemonSet prepares a scenario's daemons in a lab and registers them with
+// the fault engine, which starts, stops and signals them.
 type daemonSet struct {
 	l       *lab.Lab
+	eng     *faults.Engine
 	impl    string
 	bin     string // our binaries as nodes see them
 	pathEnv []string
-	mu      sync.Mutex
-	procs   map[string]*lab.Process // node/name -> running process
-	specs   map[string]lab.ProcSpec
-	daemons map[string]*Daemon
 }
 
 // prepareDaemons copies config files into the shared dir, installs our
-// binaries there under the reference names, and computes each daemon's
-// command line. Nothing is started.
-func prepareDaemons(s *Scenario, l *lab.Lab, impl, binDir string) (*daemonSet, error) {
+// binaries there under the reference names, computes each daemon's command
+// line and registers it with eng. Nothing is started.
+func prepareDaemons(s *Scenario, l *lab.Lab, eng *faults.Engine, impl, binDir string) (*daemonSet, error) {
 	shared := l.SharedDir()
 	bin := filepath.Join(shared, "bin")
-	ds := &daemonSet{l: l, impl: impl, bin: bin, procs: map[string]*lab.Process{}, specs: map[string]lab.ProcSpec{}, daemons: map[string]*Daemon{}}
-	ds.pathEnv = []string{"PATH=" + bin + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8"}
+	ds := &daemonSet{l: l, eng: eng, impl: impl, bin: bin}
+	path := bin + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	if binDir != "" {
+		path = bin + ":" + binDir + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	}
+	ds.pathEnv = []string{"PATH=" + path, "HOME=/root", "LANG=C.UTF-8"}
 	if err := os.MkdirAll(bin, 0o755); err != nil {
 		return nil, err
 	}
@@ -151,9 +151,9 @@ func prepareDaemons(s *Scenario, l *lab.Lab, impl, binDir string) (*daemonSet, e
 		if err != nil {
 			return nil, err
 		}
-		key := d.Node + "/" + d.Name
-		ds.specs[key] = lab.ProcSpec{Name: d.Name, Args: args, Env: ds.pathEnv, Dir: dir}
-		ds.daemons[key] = d
+		if err := eng.Register(d.Node, d.Name, lab.ProcSpec{Name: d.Name, Args: args, Env: ds.pathEnv, Dir: dir}); err != nil {
+			return nil, err
+		}
 	}
 	return ds, nil
 }
@@ -172,103 +172,16 @@ func (ds *daemonSet) startAll(ctx context.Context, order []Daemon) error {
 				return fmt.Errorf("prepare %s: %w: %s", d.Node, err, out)
 			}
 		}
-		if err := ds.start(ctx, d.Node, d.Name); err != nil {
+		if err := ds.eng.StartDaemon(ctx, d.Node, d.Name); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (ds *daemonSet) start(ctx context.Context, node, name string) error {
-	ds.mu.Lock()
-	defer ds.mu.Unlock()
-	key := node + "/" + name
-	if p := ds.procs[key]; p != nil && p.ExitCode() < 0 {
-		return nil // already running
-	}
-	n, err := ds.l.Node(node)
-	if err != nil {
-		return err
-	}
-	if ds.procs[key] != nil {
-		// Restarting after a death: children of the last run (keepalived's
-		// VRRP child outlives a SIGKILLed parent) would refuse the new one.
-		_, _ = n.Run(ctx, "pkill", "-KILL", "-x", filepath.Base(ds.specs[key].Args[0]))
-	}
-	p, err := n.Start(ctx, ds.specs[key])
-	if err != nil {
-		return fmt.Errorf("start %s on %s: %w", name, node, err)
-	}
-	ds.procs[key] = p
-	return nil
-}
-
-func (ds *daemonSet) stop(ctx context.Context, node, name string) error {
-	ds.mu.Lock()
-	p := ds.procs[node+"/"+name]
-	ds.mu.Unlock()
-	if p == nil || p.ExitCode() >= 0 {
-		return nil
-	}
-	err := p.Stop(ctx)
-	if _, ok := err.(*lab.ExitError); ok {
-		return nil // stopped by a signal or exited non-zero: stopped all the same
-	}
-	return err
-}
-
-func (ds *daemonSet) signal(node, name string, sig syscall.Signal) error {
-	ds.mu.Lock()
-	p := ds.procs[node+"/"+name]
-	ds.mu.Unlock()
-	if p == nil || p.ExitCode() >= 0 {
-		return fmt.Errorf("daemon %s on %s is not running", name, node)
-	}
-	return p.Signal(sig)
-}
-
-// running reports whether a daemon's process is alive.
-func (ds *daemonSet) running(node, name string) bool {
-	ds.mu.Lock()
-	defer ds.mu.Unlock()
-	p := ds.procs[node+"/"+name]
-	return p != nil && p.ExitCode() < 0
-}
-
-// onNode lists the names of the daemons of a node, in file order.
-func (ds *daemonSet) onNode(order []Daemon, node string) []string {
-	var out []string
-	for _, d := range order {
-		if d.Node == node {
-			out = append(out, d.Name)
-		}
-	}
-	return out
-}
-
 // logPath is the host path of a daemon's output.
 func (ds *daemonSet) logPath(node, name string) string {
 	return filepath.Join(lab.LogDir(ds.l.Name(), node), name+".log")
-}
-
-// stopAll stops every daemon (before the lab goes down, so their last
-// words reach the logs).
-func (ds *daemonSet) stopAll(ctx context.Context) {
-	ds.mu.Lock()
-	procs := make([]*lab.Process, 0, len(ds.procs))
-	for _, p := range ds.procs {
-		procs = append(procs, p)
-	}
-	ds.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, p := range procs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = p.Stop(ctx)
-		}()
-	}
-	wg.Wait()
 }
 
 func copyFile(src, dst string, mode os.FileMode) error {
@@ -289,29 +202,4 @@ func copyFile(src, dst string, mode os.FileMode) error {
 		return fmt.Errorf("copy %s: %w", src, err)
 	}
 	return out.Close()
-}
-
-// signalByName maps a signal name (KILL or SIGKILL) to its number.
-func signalByName(name string) syscall.Signal {
-	switch strings.TrimPrefix(strings.ToUpper(name), "SIG") {
-	case "KILL":
-		return syscall.SIGKILL
-	case "TERM":
-		return syscall.SIGTERM
-	case "STOP":
-		return syscall.SIGSTOP
-	case "CONT":
-		return syscall.SIGCONT
-	case "HUP":
-		return syscall.SIGHUP
-	case "INT":
-		return syscall.SIGINT
-	case "QUIT":
-		return syscall.SIGQUIT
-	case "USR1":
-		return syscall.SIGUSR1
-	case "USR2":
-		return syscall.SIGUSR2
-	}
-	return 0
 }

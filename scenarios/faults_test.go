@@ -16,12 +16,6 @@ func TestHasListener(t *testing.T) {
 	assert.False(t, hasListener(""))
 }
 
-func TestFilterTable(t *testing.T) {
-	got := filterTable("halab_vrrp", map[string][]string{"input": {"ip protocol 112 drop"}})
-	assert.Equal(t, "table inet halab_vrrp\ndelete table inet halab_vrrp\ntable inet halab_vrrp {\n"+
-		"  chain input {\n    type filter hook input priority -10; policy accept;\n    ip protocol 112 drop\n  }\n}\n", got)
-}
-
 func TestCommands(t *testing.T) {
 	d := &Daemon{Kind: KindKeepalived}
 	args, err := command(d, ImplGo, "/s/k.conf", "/s/bin")

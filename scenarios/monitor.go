@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"halab/assert"
+	"halab/faults"
 	"halab/lab"
 )
 
@@ -21,7 +22,7 @@ const sampleEvery = 200 * time.Millisecond
 // state is derived from the VIPs it holds (MASTER when it holds one).
 type monitor struct {
 	l       *lab.Lab
-	ds      *daemonSet
+	eng     *faults.Engine
 	impl    string
 	vrrp    []Daemon // keepalived daemons
 	vips    []netip.Addr
@@ -29,8 +30,8 @@ type monitor struct {
 	samples []Sample
 }
 
-func newMonitor(l *lab.Lab, ds *daemonSet, s *Scenario, impl string) *monitor {
-	m := &monitor{l: l, ds: ds, impl: impl}
+func newMonitor(l *lab.Lab, eng *faults.Engine, s *Scenario, impl string) *monitor {
+	m := &monitor{l: l, eng: eng, impl: impl}
 	for _, d := range s.Daemons {
 		if d.Kind == KindKeepalived {
 			m.vrrp = append(m.vrrp, d)
@@ -97,7 +98,7 @@ func (m *monitor) Status() ([]lab.NodeStatus, error) {
 		}
 		alive := false
 		for _, d := range ds {
-			alive = alive || m.ds.running(d.Node, d.Name)
+			alive = alive || m.eng.Running(d.Node, d.Name)
 		}
 		switch {
 		case !alive:

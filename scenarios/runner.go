@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"halab/faults"
 	"halab/lab"
 	"halab/lab/capture"
 	"halab/scenarios/traffic"
@@ -40,7 +41,23 @@ type Options struct {
 	// KeepUp leaves the lab and its daemons up after the run, whatever its
 	// outcome: the run brings an architecture up.
 	KeepUp bool
-	Logger *slog.Logger
+	// Observer, when set, watches each run live (`lab run --ui`).
+	Observer Observer
+	Logger   *slog.Logger
+}
+
+// Observer watches runs as they happen. Its methods are called from the
+// runner's goroutine and must not block for long.
+type Observer interface {
+	// LabUp is called once a run's lab is up and its daemons started,
+	// with the fault engine its steps use.
+	LabUp(ctx context.Context, l *lab.Lab, eng *faults.Engine)
+	// Event is called for each timeline event of the run.
+	Event(Event)
+	// Traffic is called when a traffic step starts recording.
+	Traffic(*traffic.Recording)
+	// LabDown is called before the run's lab goes down (or is left up).
+	LabDown()
 }
 
 // run is the state of one scenario run.
@@ -49,12 +66,14 @@ type run struct {
 	impl      string
 	opt       Options
 	l         *lab.Lab
+	eng       *faults.Engine
 	ds        *daemonSet
 	mon       *monitor
 	captures  *capture.Group
 	traffic   map[string]*traffic.Recording
 	trafficWG sync.WaitGroup
 	lastFault time.Time
+	observed  bool // the observer was told the lab is up
 	events    []Event
 	res       *Result
 }
@@ -119,7 +138,11 @@ func (r *run) progress(format string, args ...any) {
 }
 
 func (r *run) event(kind, format string, args ...any) {
-	r.events = append(r.events, Event{Time: time.Now(), Kind: kind, Text: fmt.Sprintf(format, args...)})
+	e := Event{Time: time.Now(), Kind: kind, Text: fmt.Sprintf(format, args...)}
+	r.events = append(r.events, e)
+	if r.opt.Observer != nil {
+		r.opt.Observer.Event(e)
+	}
 }
 
 // fail marks the run as an error before its steps could run.
@@ -157,14 +180,12 @@ func (r *run) execute(ctx context.Context) {
 	}
 	r.l = l
 	r.progress("    lab up (%d nodes, %s)", len(topo.Nodes), time.Since(up).Round(time.Millisecond))
-	if r.ds, err = prepareDaemons(r.s, l, r.impl, r.opt.BinDir); err != nil {
+	r.eng = faults.New(l)
+	if r.ds, err = prepareDaemons(r.s, l, r.eng, r.impl, r.opt.BinDir); err != nil {
 		r.fail("daemons: %v", err)
 		return
 	}
-	if r.opt.BinDir != "" {
-		r.ds.pathEnv[0] = strings.Replace(r.ds.pathEnv[0], ":", ":"+r.opt.BinDir+":", 1)
-	}
-	r.mon = newMonitor(l, r.ds, r.s, r.impl)
+	r.mon = newMonitor(l, r.eng, r.s, r.impl)
 	if len(r.s.Capture) > 0 {
 		if err := r.startCaptures(ctx); err != nil {
 			r.fail("captures: %v", err)
@@ -179,6 +200,10 @@ func (r *run) execute(ctx context.Context) {
 		r.progress("    %d daemon(s) started (%s)", len(r.s.Daemons), r.impl)
 	}
 	waitListening(ctx, l, listeners(r.s), 5*time.Second)
+	if r.opt.Observer != nil {
+		r.opt.Observer.LabUp(ctx, l, r.eng)
+		r.observed = true
+	}
 	monCtx, stopMon := context.WithCancel(ctx)
 	monDone := make(chan struct{})
 	go func() {
@@ -297,73 +322,17 @@ func (r *run) step(ctx, trafficCtx context.Context, st *Step) (Status, string) {
 
 // action carries out a traffic, fault or pause step.
 func (r *run) action(ctx, trafficCtx context.Context, st *Step) error {
-	l := r.l
 	switch {
 	case st.Traffic != nil:
 		r.startTraffic(trafficCtx, st.Traffic)
-	case st.Signal != nil:
-		g := st.Signal
-		if g.Daemon != "" {
-			return r.ds.signal(g.Node, g.Daemon, signalByName(g.Signal))
-		}
-		return signalProcess(ctx, l.MustNode(g.Node), g.Process, g.Signal)
-	case st.Stop != nil:
-		return r.ds.stop(ctx, st.Stop.Node, st.Stop.Daemon)
-	case st.Start != nil:
-		return r.ds.start(ctx, st.Start.Node, st.Start.Daemon)
-	case st.Restart != nil:
-		if err := r.ds.stop(ctx, st.Restart.Node, st.Restart.Daemon); err != nil {
-			return err
-		}
-		return r.ds.start(ctx, st.Restart.Node, st.Restart.Daemon)
-	case st.LinkDown != nil:
-		return setLink(l.MustNode(st.LinkDown.Node), st.LinkDown.Iface, false)
-	case st.LinkUp != nil:
-		return setLink(l.MustNode(st.LinkUp.Node), st.LinkUp.Iface, true)
-	case st.Crash != "":
-		n := l.MustNode(st.Crash)
-		return errors.Join(killAll(ctx, n), setAllLinks(n, false))
-	case st.Recover != "":
-		return r.recoverNode(ctx, st.Recover)
-	case st.Partition != nil:
-		return partition(ctx, l, st.Partition.Groups)
-	case st.Heal:
-		heal(ctx, l)
-	case st.BlockVRRP != nil:
-		return blockVRRP(ctx, l, st.BlockVRRP)
-	case st.UnblockVRRP:
-		unblockVRRP(ctx, l)
-	case st.Loss != nil:
-		return loss(ctx, l, l.MustNode(st.Loss.Node), st.Loss.Iface, st.Loss.Percent)
-	case st.Bandwidth != nil:
-		b := st.Bandwidth
-		return bandwidth(ctx, l.MustNode(b.Node), b.Iface, b.Rate, b.Burst)
 	case st.Pause > 0:
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(st.Pause):
 		}
-	}
-	return nil
-}
-
-// recoverNode brings a crashed node back: links up, the topology's run
-// entries and the node's daemons started again.
-func (r *run) recoverNode(ctx context.Context, name string) error {
-	n := r.l.MustNode(name)
-	if err := setAllLinks(n, true); err != nil {
-		return err
-	}
-	for _, re := range n.Spec().Run {
-		if _, err := n.Start(ctx, lab.ProcSpec{Name: re.Name, Args: re.Cmd, Env: r.ds.pathEnv}); err != nil {
-			return fmt.Errorf("restart %s on %s: %w", re.Name, name, err)
-		}
-	}
-	for _, d := range r.ds.onNode(r.s.Daemons, name) {
-		if err := r.ds.start(ctx, name, d); err != nil {
-			return err
-		}
+	case st.IsFault():
+		return r.fault(ctx, st)
 	}
 	return nil
 }
@@ -378,6 +347,9 @@ func (r *run) startTraffic(ctx context.Context, t *TrafficStep) {
 	}
 	rec := traffic.NewRecording(t.Name, t.From, kind, target)
 	r.traffic[t.Name] = rec
+	if r.opt.Observer != nil {
+		r.opt.Observer.Traffic(rec)
+	}
 	n := r.l.MustNode(t.From)
 	r.trafficWG.Add(1)
 	go func() {
@@ -410,9 +382,12 @@ func (r *run) finish() {
 		}
 		r.writeTrace()
 	}
-	if r.ds != nil && !r.opt.KeepUp {
+	if r.observed {
+		r.opt.Observer.LabDown()
+	}
+	if r.eng != nil && !r.opt.KeepUp {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		r.ds.stopAll(ctx)
+		r.eng.StopAll(ctx)
 		cancel()
 	}
 	if r.l != nil && res.ArtifactDir != "" {
