@@ -42,7 +42,7 @@ svg.timeline{border:1px solid #ddd;background:#fff}
 {{end}}</table>
 <p class="legend">VRRP: <span style="background:#2e9d48">MASTER</span><span style="background:#3b78c4">BACKUP</span><span style="background:#e38a1c">FAULT</span><span style="background:#6b6b6b">DOWN</span>
 VIP: <span style="background:#2e9d48">one holder</span><span style="background:#d43c3c">split brain</span><span style="background:#c9c9c9;color:#222">none</span>
-requests: <span style="background:#2e9d48">ok</span><span style="background:#d43c3c">failed</span>; dashed lines: faults (black), failed checks (red).</p>
+requests: <span style="background:#2e86de">ok, in the colour of the app that answered</span><span style="background:#d43c3c">failed</span>; dashed lines: faults (black), failed checks (red).</p>
 {{range .Runs}}<section class="run {{status .R.Status}}-run" id="{{anchor .R}}">
 <h2 class="{{status .R.Status}}">{{.R.Scenario}} [{{.R.Impl}}]: {{upper .R.Status}}</h2>
 {{with .R.Description}}<p>{{.}}</p>{{end}}

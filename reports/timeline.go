@@ -2,7 +2,9 @@ package reports
 
 import (
 	"fmt"
+	"hash/fnv"
 	"html/template"
+	"maps"
 	"sort"
 	"strings"
 	"time"
@@ -20,18 +22,35 @@ const (
 	tlMarker = 14 // room for fault labels on top
 )
 
-// stateColor colors VRRP states and VIP holdings.
+// stateColor colors VRRP states and VIP holdings. DOWN: no VRRP daemon
+// runs; STOPPED: it is frozen (SIGSTOP); MIXED: its instances disagree.
 var stateColor = map[string]string{
 	"MASTER": "#2e9d48", "BACKUP": "#3b78c4", "FAULT": "#e38a1c", "INIT": "#b7b7b7",
-	"DOWN": "#6b6b6b", "MIXED": "#9b59b6",
+	"DOWN": "#6b6b6b", "MIXED": "#9b59b6", "STOPPED": "#a05ec8", "UNKNOWN": "#cccccc",
+}
+
+// StateColors returns the colours the timeline gives VRRP states, for a
+// page that draws states elsewhere in the same colours.
+func StateColors() map[string]string { return maps.Clone(stateColor) }
+
+// appPalette colours the apps that answer requests.
+var appPalette = []string{"#2e86de", "#10ac84", "#f39c12", "#8e44ad", "#16a085", "#d35400", "#2c3e50", "#c0392b"}
+
+// AppColor gives every app a stable colour: FNV-1a of its name over a
+// palette (the teaching page's script computes the same).
+func AppColor(app string) string {
+	h := fnv.New32a()
+	h.Write([]byte(app))
+	return appPalette[h.Sum32()%uint32(len(appPalette))]
 }
 
 // TimelineSVG renders a run's timeline as an inline SVG: a lane of VRRP
 // state per node, a lane per VIP with its holder (red in split brain), a
-// lane per traffic source with every request (green ok, red failed), and
-// vertical markers for faults and failed expectations. Hovering shows
-// details. It needs no script and no external resource, so the report
-// and a live view can both embed it.
+// lane per traffic source with every request (an answered request in the
+// colour of the app that answered, failures red), and vertical markers for
+// faults and failed expectations. Hovering shows details. It needs no
+// script and no external resource: the HTML report and the teaching page
+// (package ui, live) both draw their timeline with it.
 func TimelineSVG(tl scenarios.Timeline) template.HTML {
 	start, end := tl.Start, tl.End
 	if !end.After(start) {
@@ -102,6 +121,9 @@ func TimelineSVG(tl scenarios.Timeline) template.HTML {
 		lane(fmt.Sprintf("%s %d/%d ok", rec.Name, ok, len(reqs)))
 		for _, q := range reqs {
 			color, what := "#2e9d48", q.App
+			if q.App != "" {
+				color = AppColor(q.App)
+			}
 			if !q.OK {
 				color, what = "#d43c3c", q.Err
 			}
