@@ -143,8 +143,14 @@ func (b *backend) respond(c net.Conn, br *bufio.Reader, method, path string, bod
 	msg := fmt.Sprintf("%s %s %s body=%d\n", b.name, method, path, bodyLen)
 	p, _, _ := strings.Cut(path, "?")
 	switch {
+	case strings.HasSuffix(p, "/http09"):
+		fmt.Fprintf(c, "garbage line\r\nX-Backend: %s\r\n\r\n%s", b.name, msg)
+		return false
 	case strings.Contains(p, "/status/"):
-		code, _ := strconv.Atoi(p[strings.Index(p, "/status/")+8:])
+		code := 200
+		if rest := p[strings.Index(p, "/status/")+8:]; len(rest) >= 3 {
+			code, _ = strconv.Atoi(rest[:3])
+		}
 		fmt.Fprintf(c, "HTTP/1.1 %d Whatever\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nX-Backend: %s\r\n\r\n%s", code, len(msg), b.name, msg)
 	case strings.HasSuffix(p, "/slow"):
 		time.Sleep(3 * time.Second)

@@ -121,7 +121,12 @@ func (x *exchange) discardBody() bool {
 		return false
 	}
 	if r.chunked {
-		return false
+		x.sendContinue()
+		_ = x.c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := io.Copy(io.Discard, io.LimitReader(&chunkedBody{br: x.c.br}, 1<<20+1))
+		x.reqLength += n
+		x.bodyRead = true
+		return err == nil && n <= 1<<20
 	}
 	if r.contentLen <= 0 {
 		return true

@@ -183,7 +183,7 @@ func exchangeRaw(addr, src string, raws []string, methods []string) []*clientRes
 		if err != nil {
 			cr.err = "body: " + err.Error()
 		}
-		cr.body = string(body)
+		cr.body = string(res.http09) + string(body)
 		out = append(out, cr)
 	}
 	return out

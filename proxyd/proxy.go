@@ -261,8 +261,10 @@ func (rt *runtime) try(ctx context.Context, x *exchange, pl *pool, pe *peer, hea
 	if pl.idle != nil {
 		u = pl.idle.get(pe.addr)
 	}
-	if u == nil {
-		t0 := time.Now()
+	t0 := time.Now()
+	if u != nil {
+		x.upConnect = append(x.upConnect, "0.000")
+	} else {
 		u, err = dial(ctx, pe.addr, s.ConnectTimeout)
 		x.upConnect = append(x.upConnect, msecs(time.Since(t0)))
 		if err != nil {
@@ -290,7 +292,7 @@ func (rt *runtime) try(ctx context.Context, x *exchange, pl *pool, pe *peer, hea
 		}
 		return u, nil, ftError, sent, err
 	}
-	x.upHeader = append(x.upHeader, "")
+	x.upHeader = append(x.upHeader, msecs(time.Since(t0)))
 	x.upHeaders = res.headers
 	if s.NextUpstream.Has(ftHTTP.mask(res.status)) && ftHTTP.mask(res.status) != 0 {
 		return u, res, ftHTTP, sent, nil

@@ -34,6 +34,10 @@ func (rt *runtime) relay(x *exchange, u *upConn, res *upResponse, pl *pool, pe *
 		}
 	}
 	defer free(false)
+	if res.http09 != nil {
+		rt.relay09(x, u, res, s)
+		return
+	}
 	h := &respHead{status: res.status, statusLine: res.statusLine, contentLength: res.contentLength, serverTokens: s.ServerTokens}
 	upgrade := res.status == 101
 	if upgrade {
@@ -202,4 +206,21 @@ func (x *exchange) absoluteURL(path string) string {
 		port = ":" + strconv.Itoa(int(p))
 	}
 	return "http://" + host + port + path
+}
+
+// relay09 passes a response without a valid status line through
+// unchanged until the upstream closes, as nginx does with what it takes
+// for HTTP/0.9. Like nginx it then keeps the client connection if the
+// request allowed it, though the client cannot tell where the response
+// ended.
+func (rt *runtime) relay09(x *exchange, u *upConn, res *upResponse, s *config.Settings) {
+	defer u.close()
+	rt.errLog.log("error", x, "upstream sent no valid HTTP/1.0 header while reading response header from upstream", "")
+	x.status = 9 // nginx logs "009" for an HTTP/0.9 response
+	w := &bodyWriter{x: x, w: x.c.bw}
+	if _, err := w.Write(res.http09); err != nil {
+		return
+	}
+	_, _ = io.Copy(w, &deadlineReader{r: u.br, c: u.nc, timeout: s.ReadTimeout})
+	_ = x.c.bw.Flush()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 
 	"halab/proxyd/config"
@@ -210,12 +211,31 @@ func (rt *runtime) doReturn(x *exchange, ret *config.Return, s *config.Settings)
 		}
 		x.sendSpecialHeaders(ret.Code, []header{{"Location", text}}, s.ServerTokens)
 	case ret.Text != "":
-		x.sendText(ret.Code, s.DefaultType, text, s.ServerTokens)
+		x.sendText(ret.Code, x.contentType(s), text, s.ServerTokens)
 	default:
 		if errorPage(ret.Code, s.ServerTokens) != nil {
 			x.sendSpecial(ret.Code, "", s.ServerTokens)
 			return
 		}
-		x.sendText(ret.Code, s.DefaultType, "", s.ServerTokens)
+		x.sendText(ret.Code, x.contentType(s), "", s.ServerTokens)
 	}
+}
+
+// contentType picks the MIME type nginx gives its own responses: by the
+// extension of $uri in the types map, else default_type
+// (ngx_http_set_content_type).
+func (x *exchange) contentType(s *config.Settings) string {
+	uri := x.req.uri
+	for i := len(uri) - 1; i > 1; i-- {
+		if uri[i] == '.' && uri[i-1] != '/' {
+			if t, ok := s.Types[strings.ToLower(uri[i+1:])]; ok {
+				return t
+			}
+			break
+		}
+		if uri[i] == '/' {
+			break
+		}
+	}
+	return s.DefaultType
 }

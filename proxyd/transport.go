@@ -113,7 +113,8 @@ type upResponse struct {
 	contentLength int64 // -1 when absent
 	chunked       bool
 	connClose     bool
-	eofBody       bool // body ends when the upstream closes
+	eofBody       bool   // body ends when the upstream closes
+	http09        []byte // not HTTP/1.x: the bytes read so far, relayed as they are
 }
 
 var (
@@ -148,14 +149,16 @@ func readOneHead(br *bufio.Reader, method string) (*upResponse, error) {
 		return nil, err
 	}
 	res := &upResponse{contentLength: -1}
-	if !bytes.HasPrefix(line, []byte("HTTP/1.")) || len(line) < 12 || line[8] != ' ' {
-		return nil, errInvalidHeader
+	code, ok := parseStatusLine(line)
+	if !ok {
+		// nginx: "upstream sent no valid HTTP/1.0 header"; the response is
+		// taken as HTTP/0.9 and relayed byte for byte until the upstream closes
+		raw := make([]byte, 0, n)
+		raw = append(raw, line...)
+		raw = append(raw, "\r\n"[2-min(2, n-len(line)):]...)
+		return &upResponse{status: 200, http09: raw, eofBody: true, connClose: true, contentLength: -1}, nil
 	}
 	res.minor = int(line[7] - '0')
-	code, err := strconv.Atoi(string(line[9:12]))
-	if err != nil || code < 100 || (len(line) > 12 && line[12] != ' ') {
-		return nil, errInvalidHeader
-	}
 	res.status = code
 	res.statusLine = strings.TrimRight(string(line[9:]), " ")
 	if len(res.statusLine) == 3 {
@@ -215,6 +218,26 @@ func readOneHead(br *bufio.Reader, method string) (*upResponse, error) {
 		res.eofBody = true
 	}
 	return res, nil
+}
+
+// parseStatusLine accepts what ngx_http_parse_status_line accepts:
+// "HTTP/" major "." minor, spaces, exactly three digits, then a space or
+// the end of the line.
+func parseStatusLine(line []byte) (int, bool) {
+	if !bytes.HasPrefix(line, []byte("HTTP/1.")) || len(line) < 12 || line[7] < '0' || line[7] > '9' || line[8] != ' ' {
+		return 0, false
+	}
+	code := 0
+	for _, c := range line[9:12] {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		code = code*10 + int(c-'0')
+	}
+	if len(line) > 12 && line[12] != ' ' {
+		return 0, false
+	}
+	return code, code >= 100
 }
 
 // bodyReader returns a reader for the upstream response body.

@@ -17,7 +17,6 @@ const (
 	ctxServer
 	ctxLocation
 	ctxUpstream
-	ctxTypes
 )
 
 const ctxHSL = ctxHTTP | ctxServer | ctxLocation
@@ -126,12 +125,6 @@ func (b *builder) block(list []*nginxconf.Directive, f *frame) error {
 }
 
 func (b *builder) directive(d *nginxconf.Directive, f *frame) error {
-	if f.ctx == ctxTypes {
-		if d.IsBlock {
-			return d.Errorf(`unexpected "{"`)
-		}
-		return nil
-	}
 	sp, ok := specs[d.Name]
 	if !ok {
 		return d.Errorf(`unknown directive "%s"`, d.Name)

@@ -88,9 +88,28 @@ func (b *builder) http(d *nginxconf.Directive, f *frame) error {
 	return b.block(d.Block, &frame{ctx: ctxHTTP, scope: b.httpScope, seen: map[string]bool{}, parent: f})
 }
 
-// types accepts a MIME types block; its contents are not used.
+// types reads a MIME types block: "TYPE EXT...;" lines. Like nginx, a
+// types block replaces the inherited map; several blocks in one level add
+// up.
 func (b *builder) types(d *nginxconf.Directive, f *frame) error {
-	return b.block(d.Block, &frame{ctx: ctxTypes, parent: f})
+	if f.scope.types == nil {
+		f.scope.types = map[string]string{}
+	}
+	for _, t := range d.Block {
+		if t.IsBlock {
+			return t.Errorf(`unexpected "{"`)
+		}
+		if len(t.Args) == 0 {
+			return t.Errorf(`invalid number of arguments in "types" directive`)
+		}
+		for _, ext := range t.Args {
+			ext = strings.ToLower(ext)
+			if _, dup := f.scope.types[ext]; !dup {
+				f.scope.types[ext] = t.Name
+			}
+		}
+	}
+	return nil
 }
 
 func setBoolField(dst **bool, d *nginxconf.Directive) error {

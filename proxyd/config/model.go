@@ -240,6 +240,7 @@ type Settings struct {
 	PassRequestBody     bool
 	IgnoreClientAbort   bool
 	DefaultType         string
+	Types               map[string]string // lowercased extension -> MIME type
 	HideHeaders         []string
 	PassHeaders         []string
 }

@@ -30,6 +30,7 @@ type scope struct {
 	passBody          *bool
 	ignoreAbort       *bool
 	defaultType       *string
+	types             map[string]string
 	hideHeaders       []string
 	passHeaderNames   []string
 }
@@ -51,6 +52,8 @@ func defaultSettings() *Settings {
 		PassRequestHeaders: true,
 		PassRequestBody:    true,
 		DefaultType:        "text/plain",
+		// nginx's built-in map when no types block is given
+		Types: map[string]string{"html": "text/html", "gif": "image/gif", "jpg": "image/jpeg"},
 	}
 }
 
@@ -92,6 +95,9 @@ func (s *scope) merge(parent *Settings) *Settings {
 	}
 	if s.clientMaxBody != nil {
 		out.ClientMaxBodySize = *s.clientMaxBody
+	}
+	if s.types != nil {
+		out.Types = s.types
 	}
 	if s.defaultType != nil {
 		out.DefaultType = *s.defaultType
