@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http/httputil"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Header is an HTTP header list that keeps the order and spelling of the
@@ -325,16 +327,37 @@ func (c *chunkedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// countWriter counts the bytes written through it.
+// countWriter counts the bytes written to a connection. When idle is set,
+// each write gets that long: HAProxy's timeouts bound inactivity, not a
+// whole transfer.
 type countWriter struct {
-	w io.Writer
-	n int64
+	w    net.Conn
+	n    int64
+	idle time.Duration
 }
 
 func (c *countWriter) Write(p []byte) (int, error) {
+	if c.idle > 0 {
+		c.w.SetWriteDeadline(time.Now().Add(c.idle))
+	}
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// idleReader reads a message body with an inactivity timeout: each read
+// gets idle to bring data.
+type idleReader struct {
+	r    io.Reader
+	conn net.Conn
+	idle time.Duration
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	if r.idle > 0 {
+		r.conn.SetReadDeadline(time.Now().Add(r.idle))
+	}
+	return r.r.Read(p)
 }
 
 // writeLower writes s in ASCII lower case without allocating.

@@ -52,7 +52,7 @@ func (c *clientConn) serveHTTP() {
 	fe := c.fe
 	pools := &fe.in.bufs
 	br := pools.getReader(c.conn)
-	c.out = &countWriter{w: c.conn}
+	c.out = &countWriter{w: c.conn, idle: fe.Cfg.Timeouts.Client}
 	bw := pools.getWriter(c.out)
 	c.bw = bw
 	defer func() {
@@ -116,6 +116,7 @@ func (c *clientConn) serveHTTP() {
 			return
 		}
 		c.conn.SetReadDeadline(deadline(t.Client))
+		req.Body = &idleReader{r: req.Body, conn: c.conn, idle: t.Client}
 		keep, nsc := c.handle(req, br, bw, sc)
 		sc = nsc
 		if !keep {
@@ -235,7 +236,6 @@ func (c *clientConn) handle(req *Request, cbr *bufio.Reader, bw *bufio.Writer, s
 		resp.Header.Add("connection", "keep-alive")
 	}
 
-	c.conn.SetWriteDeadline(deadline(fe.Cfg.Timeouts.Client))
 	bw.WriteString(resp.Proto)
 	bw.WriteByte(' ')
 	bw.WriteString(strconv.Itoa(resp.Status))
@@ -246,9 +246,8 @@ func (c *clientConn) handle(req *Request, cbr *bufio.Reader, bw *bufio.Writer, s
 	bw.WriteString("\r\n")
 	writeHeader(bw, resp.Header)
 	bw.WriteString("\r\n")
-	sc.conn.SetReadDeadline(deadline(be.Cfg.Timeouts.Server))
 	sent := c.out.n - int64(bw.Buffered())
-	_, err := writeBody(bw, resp.Body, chunkOut)
+	_, err := writeBody(bw, &idleReader{r: resp.Body, conn: sc.conn, idle: be.Cfg.Timeouts.Server}, chunkOut)
 	// The server is done once its response is read: release it before the
 	// last bytes reach the client, so that a client's next request sees
 	// the connection count already lowered (leastconn).

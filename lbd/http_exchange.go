@@ -113,7 +113,7 @@ func (c *clientConn) connect(be *Backend, srv *Server, sc *serverConn) (*serverC
 	if err != nil {
 		return nil, errors.Join(errConnect, err)
 	}
-	out := &countWriter{w: conn}
+	out := &countWriter{w: conn, idle: be.Cfg.Timeouts.Server}
 	return &serverConn{srv: srv, conn: conn, out: out, br: bufio.NewReaderSize(conn, 16<<10), bw: bufio.NewWriterSize(out, 16<<10)}, nil
 }
 
@@ -127,7 +127,6 @@ func (c *clientConn) roundTrip(be *Backend, sc *serverConn, req *Request) (*Resp
 	reused := sc.used
 	sc.used = true
 	srvTO := be.Cfg.Timeouts.Server
-	sc.conn.SetWriteDeadline(deadline(srvTO))
 	w := sc.bw
 	w.WriteString(req.Method)
 	w.WriteByte(' ')

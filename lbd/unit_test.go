@@ -255,3 +255,31 @@ func TestTCPIdleTimeout(t *testing.T) {
 	assert.Greater(t, el, time.Second)
 	assert.Less(t, el, 3*time.Second, "the quiet session must end after the idle timeout")
 }
+
+// TestTimeoutsAreInactivity: a response streaming for longer than
+// "timeout server" (and "timeout client"), but never idle that long, goes
+// through whole, as with haproxy.
+func TestTimeoutsAreInactivity(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for i := 0; i < 8; i++ {
+			fmt.Fprintf(w, "chunk %d\n", i)
+			w.(http.Flusher).Flush()
+			time.Sleep(150 * time.Millisecond)
+		}
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg := "defaults\nmode http\ntimeout connect 1s\ntimeout client 500ms\ntimeout server 500ms\n" +
+		"frontend fe\nbind " + listen + "\ndefault_backend be\nbackend be\nserver s " + ln.Addr().String() + "\n"
+	startLBD(t, cfg, listen)
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get("http://" + listen + "/")
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	assert.Equal(t, 8, strings.Count(string(body), "chunk"))
+}
