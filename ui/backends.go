@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"halab/faults"
 	"halab/lab"
 	"halab/lbd/haproxycfg"
 )
@@ -44,16 +45,16 @@ func newBackendReader(node func(string) (*lab.Node, error)) *backendReader {
 
 // get returns the latest view of a balancer daemon and starts a refresh
 // when it is older than a second.
-func (r *backendReader) get(nodeName string, pi procInfo) []Backend {
+func (r *backendReader) get(nodeName string, pi faults.Proc) []Backend {
 	if r == nil || r.node == nil {
 		return nil
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	e, ok := r.cache[pi.pid]
+	e, ok := r.cache[pi.PID]
 	if !ok {
 		e = &backendEntry{}
-		r.cache[pi.pid] = e
+		r.cache[pi.PID] = e
 	}
 	if !e.loaded {
 		e.loaded = true
@@ -61,7 +62,7 @@ func (r *backendReader) get(nodeName string, pi procInfo) []Backend {
 	}
 	if e.url != "" && !e.fetching && time.Since(e.at) > time.Second {
 		e.fetching = true
-		go r.refresh(nodeName, pi.pid, e.url, e.auth)
+		go r.refresh(nodeName, pi.PID, e.url, e.auth)
 	}
 	return e.backends
 }
@@ -93,11 +94,11 @@ func (r *backendReader) forget(alive map[int]bool) {
 }
 
 // statsURL finds the stats page of a balancer from its -f files.
-func statsURL(pi procInfo) (url, auth string) {
+func statsURL(pi faults.Proc) (url, auth string) {
 	var files []string
-	for i, a := range pi.argv {
-		if a == "-f" && i+1 < len(pi.argv) {
-			files = append(files, inRoot(pi.pid, pi.argv[i+1]))
+	for i, a := range pi.Argv {
+		if a == "-f" && i+1 < len(pi.Argv) {
+			files = append(files, inRoot(pi.PID, pi.Argv[i+1]))
 		}
 	}
 	if len(files) == 0 {

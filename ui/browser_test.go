@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"halab/lab"
+	"halab/reports"
 )
 
 // keepalivedConf is the article's keepalived.conf for nginx01/nginx02,
@@ -123,12 +125,12 @@ func TestBrowserFailover(t *testing.T) {
 			v, err := chromedp.Run(bctx, chromedp.Evaluate[string](holdersJS))
 			require.NoError(t, err)
 			got = v
-			if got == want {
+			if slices.Contains(strings.Split(got, ","), want) {
 				return time.Since(start)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		t.Fatalf("page shows the VIP on %q, want %q after %s", got, want, within)
+		t.Fatalf("page shows the VIP on %q, want it on %s after %s", got, want, within)
 		return 0
 	}
 
@@ -141,7 +143,7 @@ func TestBrowserFailover(t *testing.T) {
 	for _, app := range []string{"app01", "app02", "nginx02"} {
 		col, err := chromedp.Run(bctx, chromedp.Evaluate[string](fmt.Sprintf("colorOf(%q)", app)))
 		require.NoError(t, err)
-		require.Equal(t, appColor(app), col, app)
+		require.Equal(t, reports.AppColor(app), col, app)
 	}
 	vrrp, err := chromedp.Run(bctx, chromedp.AttributeValue(chromedp.CSS(`#node-nginx01`), "data-vrrp"))
 	require.NoError(t, err)
@@ -158,9 +160,11 @@ func TestBrowserFailover(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "kill vrrpd on nginx01", result)
 
-	// SIGKILL leaves the VIP on nginx01 (nobody removes it); nginx02 takes
-	// it once the master-down interval (3 x 1 s + skew) has passed.
-	took := waitHolders("nginx01,nginx02", 10*time.Second)
+	// nginx02 takes the VIP once the master-down interval (3 x 1 s + skew)
+	// has passed; nginx01 may keep it too (a SIGKILLed VRRP daemon removes
+	// nothing) or lose it (keepalived's VRRP child stops gracefully when its
+	// parent dies).
+	took := waitHolders("nginx02", 10*time.Second)
 	t.Logf("page showed the VIP on nginx02 %s after the kill", took.Round(time.Millisecond))
 	vrrp, err = chromedp.Run(bctx, chromedp.AttributeValue(chromedp.CSS(`#node-nginx02`), "data-vrrp"))
 	require.NoError(t, err)

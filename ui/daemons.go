@@ -1,12 +1,11 @@
 package ui
 
 import (
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
+	"halab/faults"
 	"halab/lab"
 	"halab/vrrpd"
 )
@@ -47,53 +46,13 @@ type Backend struct {
 	Health string `json:"health"`
 }
 
-// daemonKinds maps process names to daemon kinds.
+// daemonKinds maps process names to daemon kinds; a crash from the page
+// remembers these daemons to start them again on return.
 var daemonKinds = map[string]string{
 	"vrrpd": "vrrp", "keepalived": "vrrp",
 	"proxyd": "proxy", "nginx": "proxy",
 	"lbd": "balancer", "haproxy": "balancer",
 	"labapp": "app",
-}
-
-// procInfo is what /proc says about a process.
-type procInfo struct {
-	pid, ppid int
-	state     byte
-	argv      []string
-	name      string // daemon name from argv[0]
-}
-
-func readProc(pid int) (procInfo, bool) {
-	pi := procInfo{pid: pid}
-	dir := "/proc/" + strconv.Itoa(pid)
-	raw, err := os.ReadFile(dir + "/cmdline")
-	if err != nil || len(raw) == 0 {
-		return pi, false
-	}
-	pi.argv = strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
-	pi.name = procName(pi.argv)
-	stat, err := os.ReadFile(dir + "/stat")
-	if err != nil {
-		return pi, false
-	}
-	// pid (comm) state ppid ...: comm may hold spaces, so cut at the last ')'.
-	s := string(stat)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 {
-		f := strings.Fields(s[i+1:])
-		if len(f) >= 2 {
-			pi.state = f[0][0]
-			pi.ppid, _ = strconv.Atoi(f[1])
-		}
-	}
-	return pi, true
-}
-
-// procName is the daemon name of a command line: the base name of argv[0],
-// with nginx's "nginx: worker process" titles folded into "nginx".
-func procName(argv []string) string {
-	name := filepath.Base(argv[0])
-	name, _, _ = strings.Cut(name, ":")
-	return strings.TrimSpace(name)
 }
 
 // daemonReader turns a node's processes into daemons, caching parsed
@@ -107,30 +66,17 @@ func newDaemonReader() *daemonReader { return &daemonReader{kaConf: map[int]*vrr
 
 // read lists the daemons among a node's processes; vips are its VIPs.
 func (r *daemonReader) read(node string, procs []lab.ProcStatus, vips []string) []Daemon {
-	infos := map[int]procInfo{}
-	for _, p := range procs {
-		if pi, ok := readProc(p.PID); ok {
-			infos[p.PID] = pi
-		}
-	}
 	var out []Daemon
-	for _, p := range procs {
-		pi, ok := infos[p.PID]
-		if !ok {
-			continue
-		}
-		kind, known := daemonKinds[pi.name]
+	for _, pi := range faults.TopLevel(procs) {
+		kind, known := daemonKinds[pi.Name]
 		if !known {
 			continue
 		}
-		if parent, ok := infos[pi.ppid]; ok && parent.name == pi.name {
-			continue // a worker or child of the same daemon
-		}
-		d := Daemon{Name: pi.name, Kind: kind, PID: p.PID, NodePID: p.NodePID, State: "running"}
-		if pi.state == 'T' || pi.state == 't' {
+		d := Daemon{Name: pi.Name, Kind: kind, PID: pi.PID, NodePID: pi.NodePID, State: "running"}
+		if pi.Stopped() {
 			d.State = "stopped"
 		}
-		switch pi.name {
+		switch pi.Name {
 		case "vrrpd":
 			d.VRRP = vrrpdInstances(pi)
 		case "keepalived":
@@ -184,15 +130,15 @@ func inRoot(pid int, path string) string {
 
 // vrrpdInstances reads vrrpd's status file (--status-file, default
 // /run/vrrpd/status.json, inside the node).
-func vrrpdInstances(pi procInfo) []VRRPInstance {
-	path, ok := flagValue(pi.argv, "--status-file", "-status-file")
+func vrrpdInstances(pi faults.Proc) []VRRPInstance {
+	path, ok := flagValue(pi.Argv, "--status-file", "-status-file")
 	if !ok {
 		path = vrrpd.DefaultStatusFile
 	}
 	if path == "" {
 		return nil
 	}
-	st, err := vrrpd.ReadStatus(inRoot(pi.pid, path))
+	st, err := vrrpd.ReadStatus(inRoot(pi.PID, path))
 	if err != nil {
 		return nil
 	}
@@ -210,18 +156,18 @@ func vrrpdInstances(pi procInfo) []VRRPInstance {
 
 // keepalivedInstances infers keepalived's instance states from VIP
 // presence: MASTER when the node holds every VIP of the instance.
-func (r *daemonReader) keepalivedInstances(pi procInfo, vips []string) []VRRPInstance {
-	cfg, ok := r.kaConf[pi.pid]
+func (r *daemonReader) keepalivedInstances(pi faults.Proc, vips []string) []VRRPInstance {
+	cfg, ok := r.kaConf[pi.PID]
 	if !ok {
-		path, found := flagValue(pi.argv, "-f", "--use-file")
+		path, found := flagValue(pi.Argv, "-f", "--use-file")
 		if !found {
 			path = "/etc/keepalived/keepalived.conf"
 		}
-		c, _, err := vrrpd.LoadConfig(inRoot(pi.pid, path))
+		c, _, err := vrrpd.LoadConfig(inRoot(pi.PID, path))
 		if err != nil {
 			c = nil
 		}
-		r.kaConf[pi.pid] = c
+		r.kaConf[pi.PID] = c
 		cfg = c
 	}
 	if cfg == nil {

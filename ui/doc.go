@@ -7,7 +7,10 @@
 // Data flows one way: a poller samples the lab every PollInterval
 // (state.go, daemons.go), diffs consecutive samples into timeline events
 // (diff.go) and pushes both to Server-Sent Events subscribers (hub.go).
-// Actions (faults.go) and probes (probe.go) add their own events.
+// Actions go through a fault engine (package faults, the one scenario
+// steps use; `lab run --ui` hands the page the run's engine) and probes
+// (probe.go) add their own events. The timeline (timeline.go) records what
+// the HTML report draws, and reports.TimelineSVG draws it for both.
 //
 // The HTTP API:
 //

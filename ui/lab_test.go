@@ -170,7 +170,17 @@ func TestLabStateEventsProbeAndFaults(t *testing.T) {
 		if strings.Contains(step.action, `"block_vrrp"`) {
 			out, err := l.MustNode("nginx01").Run(ctx, "nft", "list", "ruleset")
 			require.NoError(t, err)
-			assert.Contains(t, out, "ip saddr { 10.0.1.12, 10.0.2.12 } ip protocol vrrp drop")
+			mac := l.MustNode("nginx02").Spec().Interfaces[0].Name
+			ifs, err := l.MustNode("nginx02").Interfaces()
+			require.NoError(t, err)
+			for _, i := range ifs {
+				if i.Name == mac {
+					mac = i.MAC
+				}
+			}
+			assert.Contains(t, out, "table inet halab_vrrp_nginx02")
+			assert.Contains(t, out, mac)
+			assert.Regexp(t, `meta l4proto (vrrp|112) drop`, out)
 		}
 		if strings.Contains(step.action, "unblock_vrrp") {
 			out, err := l.MustNode("nginx01").Run(ctx, "nft", "list", "ruleset")

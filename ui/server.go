@@ -21,6 +21,9 @@ import (
 	"halab/lab"
 	"halab/lab/capture"
 	"halab/lab/graph"
+	"halab/reports"
+	"halab/scenarios"
+	"halab/scenarios/traffic"
 )
 
 //go:embed assets
@@ -36,7 +39,7 @@ type Options struct {
 	// AllowRemote is set.
 	Listen      string
 	AllowRemote bool
-	// Faults injects the page's actions; default NewLabFaults(lab).
+	// Faults injects the page's actions; default NewEngine(lab).
 	Faults Faults
 	// Token is the bearer token actions need; default a random one.
 	Token string
@@ -77,7 +80,7 @@ type Server struct {
 // fragment) for the user.
 func Serve(ctx context.Context, l *lab.Lab, opts Options) (*Server, error) {
 	if opts.Faults == nil {
-		opts.Faults = NewLabFaults(l)
+		opts.Faults = NewEngine(l)
 	}
 	return serve(ctx, l, opts)
 }
@@ -180,8 +183,12 @@ func (s *Server) State() *State {
 	return s.state
 }
 
-// Timeline returns the timeline so far.
-func (s *Server) Timeline() Timeline { return s.rec.snapshot(time.Now()) }
+// Timeline returns the timeline so far, as the HTML report has it.
+func (s *Server) Timeline() scenarios.Timeline { return s.rec.snapshot(time.Now()) }
+
+// AddRecording puts a traffic source's requests on the timeline, as they
+// come (a scenario's traffic under `lab run --ui`).
+func (s *Server) AddRecording(rec *traffic.Recording) { s.rec.addRecording(rec) }
 
 // AddEvent puts an event on the timeline and pushes it to the page; a
 // scenario runner showing its run live calls it for its steps.
@@ -249,11 +256,7 @@ func (s *Server) poll(ctx context.Context) {
 			// Let a burst of updates (address, then route) settle.
 			time.Sleep(5 * time.Millisecond)
 		}
-		st := s.coll.sample()
-		if !s.setState(st) {
-			// Lanes grow with time even when nothing changes.
-			s.rec.observe(st)
-		}
+		s.setState(s.coll.sample())
 	}
 }
 
@@ -323,7 +326,7 @@ func (s *Server) handleState(w http.ResponseWriter, r *http.Request) {
 		Filters string            `json:"filter_help"`
 		Colors  map[string]string `json:"state_colors"`
 	}{State: s.State(), Probe: probeIf(spec, running), Events: s.rec.recentEvents(200),
-		Clients: s.clientNodes(), Filters: capture.FilterHelp, Colors: stateColors})
+		Clients: s.clientNodes(), Filters: capture.FilterHelp, Colors: reports.StateColors()})
 }
 
 func probeIf(spec ProbeSpec, running bool) *ProbeSpec {
@@ -354,7 +357,7 @@ func (s *Server) handleGraph(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleTimeline(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	_ = RenderTimeline(w, s.Timeline())
+	_ = renderTimeline(w, s.rec)
 }
 
 // sse prepares a Server-Sent Events response.
@@ -504,13 +507,7 @@ func (s *Server) handleAction(w http.ResponseWriter, r *http.Request) {
 // results of the last minute, for a page that just loaded.
 func (s *Server) handleProbeResults(w http.ResponseWriter, r *http.Request) {
 	spec, running := s.probe.running()
-	since := time.Now().Add(-time.Minute)
-	var recent []ProbeResult
-	for _, p := range s.rec.snapshot(time.Now()).Requests {
-		if p.Time.After(since) {
-			recent = append(recent, p)
-		}
-	}
+	recent := s.rec.requestsSince(time.Now().Add(-time.Minute))
 	writeJSON(w, http.StatusOK, map[string]any{"probe": probeIf(spec, running), "results": recent})
 }
 

@@ -17,7 +17,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"halab/faults"
 	"halab/lab"
+	"halab/reports"
 )
 
 // fakeLab is a lab whose status the test sets.
@@ -358,22 +360,41 @@ func TestHubDropsSlowSubscriber(t *testing.T) {
 	assert.Equal(t, 256, n, "buffered messages are delivered, then the channel closes")
 }
 
-func TestRenderTimeline(t *testing.T) {
+// The page's timeline is the report's drawing of the recorded samples,
+// with the events listed below it.
+func TestTimelinePanel(t *testing.T) {
 	t0 := time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)
-	tl := Timeline{
-		Start: t0, End: t0.Add(10 * time.Second),
-		Lanes:    []Lane{{Name: "nginx01", Spans: []Span{{From: t0, To: t0.Add(4 * time.Second), State: "MASTER"}, {From: t0.Add(4 * time.Second), To: t0.Add(10 * time.Second), State: "NONE"}}}},
-		Requests: []ProbeResult{{Time: t0.Add(time.Second), OK: true, App: "app01"}, {Time: t0.Add(5 * time.Second), Error: "refused"}},
-		Events:   []Event{{Time: t0.Add(4 * time.Second), Kind: "fault", Text: "kill vrrpd on <nginx01>"}},
-	}
+	r := newRecorder(t0)
+	master := &State{Time: t0, VIPs: map[string][]string{"10.0.1.100": {"nginx01"}}, Nodes: []NodeState{
+		{Name: "nginx01", Daemons: []Daemon{{Name: "vrrpd", Kind: "vrrp", VRRP: []VRRPInstance{{Name: "VI_1", State: "MASTER"}}}}},
+		{Name: "app01", Daemons: []Daemon{{Name: "labapp", Kind: "app"}}},
+	}}
+	r.observe(master)
+	again := *master
+	again.Time = t0.Add(time.Second)
+	r.observe(&again)
+	r.observe(&State{Time: t0.Add(4 * time.Second), VIPs: map[string][]string{}, Nodes: []NodeState{{Name: "nginx01"}, {Name: "app01"}}})
+	r.addRequest(ProbeResult{Time: t0.Add(time.Second), OK: true, App: "app01", Latency: 2})
+	r.addRequest(ProbeResult{Time: t0.Add(5 * time.Second), Error: "refused"})
+	r.addEvents(Event{Time: t0.Add(4 * time.Second), Kind: "fault", Text: "kill vrrpd on <nginx01>"})
+
+	tl := r.snapshot(t0.Add(10 * time.Second))
+	assert.Equal(t, []string{"nginx01"}, tl.Nodes, "only VRRP nodes get a lane")
+	assert.Equal(t, []string{"10.0.1.100"}, tl.VIPs)
+	require.Len(t, tl.Samples, 2, "unchanged samples are not kept")
+	assert.Equal(t, "DOWN", tl.Samples[1].VRRP["nginx01"])
+	require.Len(t, tl.Traffic, 1)
+	assert.Len(t, tl.Traffic[0].Requests(), 2)
+
 	var b strings.Builder
-	require.NoError(t, RenderTimeline(&b, tl))
+	require.NoError(t, renderTimeline(&b, r))
 	html := b.String()
-	assert.Contains(t, html, "nginx01")
-	assert.Contains(t, html, stateColors["MASTER"])
+	assert.Contains(t, html, string(reports.TimelineSVG(r.snapshot(t0.Add(10 * time.Second))))[:200], "the report's drawing")
+	assert.Contains(t, html, "nginx01 VRRP")
+	assert.Contains(t, html, reports.StateColors()["MASTER"])
+	assert.Contains(t, html, reports.AppColor("app01"))
 	assert.Contains(t, html, "kill vrrpd on &lt;nginx01&gt;", "text is escaped")
-	assert.Contains(t, html, "#d63031", "failures are red")
-	assert.Contains(t, html, "10:00:05")
+	assert.Contains(t, html, `<li class="ev-fault">`)
 }
 
 func TestDiffStates(t *testing.T) {
@@ -417,7 +438,7 @@ func TestProcName(t *testing.T) {
 		"nginx: master process /usr/sbin/nginx": "nginx",
 		"/usr/sbin/keepalived":                  "keepalived",
 	} {
-		assert.Equal(t, want, procName([]string{argv0}), argv0)
+		assert.Equal(t, want, faults.ProcName([]string{argv0}), argv0)
 	}
 	v, ok := flagValue([]string{"vrrpd", "-f", "/a.conf", "--status-file=/run/s.json"}, "--status-file")
 	assert.True(t, ok)

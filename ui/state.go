@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"halab/faults"
 	"halab/lab"
 )
 
@@ -85,9 +86,9 @@ func (c *collector) sample() *State {
 		ns := NodeState{Name: n.Name, Role: n.Role, Processes: n.Processes}
 		for _, ifc := range n.Interfaces {
 			is := IfaceState{Name: ifc.Name, MAC: ifc.MAC, Up: ifc.Up}
-			conf := configured(spec, ifc.Name)
+			conf := faults.Configured(spec, ifc.Name)
 			for _, a := range ifc.Addresses {
-				if isVIP(a, conf) {
+				if faults.IsVIP(a, conf) {
 					is.VIPs = append(is.VIPs, a)
 					ip := addrOnly(a)
 					ns.VIPs = append(ns.VIPs, ip)
@@ -105,37 +106,6 @@ func (c *collector) sample() *State {
 	}
 	c.daemons.forget(nodes)
 	return st
-}
-
-// configured returns the topology's addresses of a node interface.
-func configured(spec lab.NodeSpec, iface string) []netip.Prefix {
-	var out []netip.Prefix
-	for _, ifc := range spec.Interfaces {
-		if ifc.Name == iface {
-			for _, a := range ifc.Addresses {
-				out = append(out, a.Prefix)
-			}
-		}
-	}
-	return out
-}
-
-// isVIP reports whether addr (CIDR) is not one of the configured addresses.
-// IPv6 link-local addresses never are VIPs.
-func isVIP(addr string, conf []netip.Prefix) bool {
-	p, err := netip.ParsePrefix(addr)
-	if err != nil {
-		return false
-	}
-	if p.Addr().IsLinkLocalUnicast() {
-		return false
-	}
-	for _, c := range conf {
-		if c.Addr() == p.Addr() {
-			return false
-		}
-	}
-	return true
 }
 
 func addrOnly(cidr string) string {

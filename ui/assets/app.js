@@ -243,7 +243,7 @@ function initProbe() {
   setInterval(drawStrip, 250);
 }
 
-// colorOf gives an app the colour the timeline (render.go, appColor) gives
+// colorOf gives an app the colour the timeline (reports.AppColor) gives
 // it: FNV-1a of its name over the same palette.
 const palette = ["#2e86de", "#10ac84", "#f39c12", "#8e44ad", "#16a085", "#d35400", "#2c3e50", "#c0392b"];
 function colorOf(app) {
