@@ -13,12 +13,13 @@ import (
 
 	"halab/reports"
 	"halab/scenarios"
+	"halab/ui"
 )
 
-const runUsage = "usage: lab run FILE|DIR... [--impl go|reference|both] [--junit FILE] [--report DIR] [--keep] [--bin DIR] [-v]"
+const runUsage = "usage: lab run FILE|DIR... [--impl go|reference|both] [--junit FILE] [--report DIR] [--keep] [--ui [--listen 127.0.0.1:PORT]] [--bin DIR] [-v]"
 
 // runFlags takes the value after it.
-var runValueFlags = map[string]bool{"impl": true, "junit": true, "report": true, "bin": true}
+var runValueFlags = map[string]bool{"impl": true, "junit": true, "report": true, "bin": true, "listen": true}
 
 // splitArgs separates flags (anywhere on the line, as in `lab run DIR
 // --impl both`) from file arguments.
@@ -59,6 +60,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	keep := fs.Bool("keep", false, "leave the lab up after a failed run")
 	bin := fs.String("bin", "", "directory of halab binaries (default: this binary's directory)")
 	verbose := fs.Bool("v", false, "log lab events")
+	live := fs.Bool("ui", false, "serve the teaching view of each scenario's lab while it runs (prints its URL and token)")
+	listen := fs.String("listen", ui.DefaultListen, "with --ui: address to serve on (loopback only)")
 	if err := fs.Parse(flagArgs); err != nil {
 		return err
 	}
@@ -107,6 +110,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if *report != "" {
 		opt.ArtifactDir = *report
+	}
+	if *live {
+		v, err := newLiveView(*listen, stdout, opt.Logger)
+		if err != nil {
+			return err
+		}
+		opt.Observer = v
 	}
 	var results []*scenarios.Result
 	for _, s := range all {
