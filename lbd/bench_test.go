@@ -16,14 +16,15 @@ import (
 )
 
 // benchDuration bounds each wrk run.
-const benchDuration = 4 * time.Second
+const benchDuration = 3 * time.Second
 
 // BenchmarkHAProxyVsLBD puts Debian's haproxy and lbd (as a separate
 // process, like haproxy) in front of the same two loopback app servers
 // with the article's backend, and drives each with wrk at 50 connections:
 // keep-alive, a new connection per request, and keep-alive with a
 // persistence cookie. It reports requests per second and p99 latency.
-// Each case runs once for benchDuration whatever b.N is.
+// Each case runs twice per implementation for benchDuration, whatever b.N
+// is (see compareRuns).
 func BenchmarkHAProxyVsLBD(b *testing.B) {
 	wrk, err := exec.LookPath("wrk")
 	if err != nil {
@@ -53,54 +54,83 @@ func BenchmarkHAProxyVsLBD(b *testing.B) {
 		b.Cleanup(func() { srv.Close() })
 		apps = append(apps, ln.Addr().String())
 	}
-	cases := []struct {
-		name string
-		hdrs []string
-	}{
-		{"keepalive", nil},
-		{"close", []string{"Connection: close"}},
-		{"cookie", []string{"Cookie: JSESSIONID=app01~0123456789abcdef"}},
+	cases := map[string][]string{
+		"keepalive": nil,
+		"close":     {"Connection: close"},
+		"cookie":    {"Cookie: JSESSIONID=app01~0123456789abcdef"},
 	}
+	compareRuns(b, func(cs, impl string) wrkResult {
+		listen := fmt.Sprintf("127.0.0.1:%d", freePortB(b))
+		path := filepath.Join(dir, impl+".cfg")
+		if err := os.WriteFile(path, []byte(benchConfig(listen, apps)), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		bin := haproxyBin
+		if impl == "lbd" {
+			bin = lbdBin
+		}
+		cmd := exec.Command(bin, "-db", "-f", path)
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		defer func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}()
+		waitPortB(b, listen)
+		args := []string{"-t2", "-c50", "-d" + benchDuration.String(), "--latency", "--timeout", "5s"}
+		for _, h := range cases[cs] {
+			args = append(args, "-H", h)
+		}
+		args = append(args, "http://"+listen+"/")
+		ctx, cancel := context.WithTimeout(context.Background(), benchDuration+30*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, wrk, args...).CombinedOutput()
+		if err != nil {
+			b.Fatalf("wrk: %v\n%s", err, out)
+		}
+		return parseWrk(string(out))
+	})
+}
+
+// wrkResult is what one wrk run measured.
+type wrkResult struct {
+	rps, p99ms, errs float64
+}
+
+// benchCases are the load shapes, in report order.
+var benchCases = []string{"keepalive", "close", "cookie"}
+
+// compareRuns runs every case against haproxy and lbd in two rounds,
+// alternating which goes first, keeps each one's best round (the machine
+// is shared: the best round is the least disturbed) and reports them as
+// sub-benchmarks CASE/IMPL with req/s, p99-ms and errors.
+func compareRuns(b *testing.B, run func(cs, impl string) wrkResult) {
 	impls := []string{"haproxy", "lbd"}
-	for _, c := range cases {
+	best := map[string]wrkResult{}
+	b.ResetTimer()
+	for _, cs := range benchCases {
+		for round := 0; round < 2; round++ {
+			order := impls
+			if round == 1 {
+				order = []string{"lbd", "haproxy"}
+			}
+			for _, impl := range order {
+				r := run(cs, impl)
+				if k := cs + "/" + impl; r.rps > best[k].rps {
+					best[k] = r
+				}
+			}
+		}
+	}
+	b.StopTimer()
+	for _, cs := range benchCases {
 		for _, impl := range impls {
-			b.Run(c.name+"/"+impl, func(b *testing.B) {
-				listen := fmt.Sprintf("127.0.0.1:%d", freePortB(b))
-				cfg := benchConfig(listen, apps)
-				path := filepath.Join(dir, impl+".cfg")
-				if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-					b.Fatal(err)
-				}
-				bin := haproxyBin
-				if impl == "lbd" {
-					bin = lbdBin
-				}
-				cmd := exec.Command(bin, "-db", "-f", path)
-				if err := cmd.Start(); err != nil {
-					b.Fatal(err)
-				}
-				defer func() {
-					cmd.Process.Kill()
-					cmd.Wait()
-				}()
-				waitPortB(b, listen)
-				args := []string{"-t2", "-c50", "-d" + benchDuration.String(), "--latency", "--timeout", "5s"}
-				for _, h := range c.hdrs {
-					args = append(args, "-H", h)
-				}
-				args = append(args, "http://"+listen+"/")
-				ctx, cancel := context.WithTimeout(context.Background(), benchDuration+30*time.Second)
-				defer cancel()
-				b.ResetTimer()
-				out, err := exec.CommandContext(ctx, wrk, args...).CombinedOutput()
-				b.StopTimer()
-				if err != nil {
-					b.Fatalf("wrk: %v\n%s", err, out)
-				}
-				rps, p99, errs := parseWrk(string(out))
-				b.ReportMetric(rps, "req/s")
-				b.ReportMetric(p99, "p99-ms")
-				b.ReportMetric(errs, "errors")
+			r := best[cs+"/"+impl]
+			b.Run(cs+"/"+impl, func(b *testing.B) {
+				b.ReportMetric(r.rps, "req/s")
+				b.ReportMetric(r.p99ms, "p99-ms")
+				b.ReportMetric(r.errs, "errors")
 			})
 		}
 	}
@@ -132,7 +162,8 @@ var (
 )
 
 // parseWrk extracts requests/s, p99 in milliseconds and error count.
-func parseWrk(out string) (rps, p99ms, errs float64) {
+func parseWrk(out string) wrkResult {
+	var rps, p99ms, errs float64
 	if m := wrkRPS.FindStringSubmatch(out); m != nil {
 		rps, _ = strconv.ParseFloat(m[1], 64)
 	}
@@ -153,7 +184,7 @@ func parseWrk(out string) (rps, p99ms, errs float64) {
 			}
 		}
 	}
-	return rps, p99ms, errs
+	return wrkResult{rps: rps, p99ms: p99ms, errs: errs}
 }
 
 func freePortB(b *testing.B) int {

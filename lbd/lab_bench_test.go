@@ -16,7 +16,7 @@ import (
 // node, the balancer node running Debian's haproxy then lbd with the same
 // configuration (the article's backend), labapp on two app nodes. 50
 // connections, with and without keep-alive, and with a persistence
-// cookie. Each case runs once for benchDuration whatever b.N is.
+// cookie. Each case runs twice per implementation (see compareRuns).
 func BenchmarkLabHAProxyVsLBD(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("lab benchmarks need root")
@@ -56,55 +56,43 @@ func BenchmarkLabHAProxyVsLBD(b *testing.B) {
 		b.Fatal(err)
 	}
 	client, balancer := l.MustNode("client"), l.MustNode("haproxy01")
-	cases := []struct {
-		name string
-		hdrs []string
-	}{
-		{"keepalive", nil},
-		{"close", []string{"Connection: close"}},
-		{"cookie", []string{"Cookie: JSESSIONID=app01~0123456789abcdef"}},
+	cases := map[string][]string{
+		"keepalive": nil,
+		"close":     {"Connection: close"},
+		"cookie":    {"Cookie: JSESSIONID=app01~0123456789abcdef"},
 	}
-	for _, c := range cases {
-		for _, impl := range []string{"haproxy", "lbd"} {
-			b.Run(c.name+"/"+impl, func(b *testing.B) {
-				bin := haproxyBin
-				if impl == "lbd" {
-					bin = filepath.Join(dir, "lbd")
-				}
-				p, err := balancer.Start(ctx, lab.ProcSpec{Name: impl + "-" + c.name, Args: []string{bin, "-db", "-f", cfg}})
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer func() {
-					sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-					defer scancel()
-					p.Stop(sctx)
-				}()
-				for i := 0; ; i++ {
-					if _, err := client.Run(ctx, "bash", "-c", "exec 3<>/dev/tcp/10.0.1.31/8080"); err == nil {
-						break
-					}
-					if i > 100 {
-						b.Fatalf("%s does not listen", impl)
-					}
-					time.Sleep(50 * time.Millisecond)
-				}
-				args := []string{"wrk", "-t2", "-c50", "-d" + benchDuration.String(), "--latency", "--timeout", "5s"}
-				for _, h := range c.hdrs {
-					args = append(args, "-H", h)
-				}
-				args = append(args, "http://10.0.1.31:8080/")
-				b.ResetTimer()
-				out, err := client.Run(ctx, args...)
-				b.StopTimer()
-				if err != nil {
-					b.Fatalf("wrk: %v\n%s", err, out)
-				}
-				rps, p99, errs := parseWrk(out)
-				b.ReportMetric(rps, "req/s")
-				b.ReportMetric(p99, "p99-ms")
-				b.ReportMetric(errs, "errors")
-			})
+	compareRuns(b, func(cs, impl string) wrkResult {
+		bin := haproxyBin
+		if impl == "lbd" {
+			bin = filepath.Join(dir, "lbd")
 		}
-	}
+		p, err := balancer.Start(ctx, lab.ProcSpec{Name: impl + "-" + cs, Args: []string{bin, "-db", "-f", cfg}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer func() {
+			sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer scancel()
+			p.Stop(sctx)
+		}()
+		for i := 0; ; i++ {
+			if _, err := client.Run(ctx, "bash", "-c", "exec 3<>/dev/tcp/10.0.1.31/8080"); err == nil {
+				break
+			}
+			if i > 100 {
+				b.Fatalf("%s does not listen", impl)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		args := []string{"wrk", "-t2", "-c50", "-d" + benchDuration.String(), "--latency", "--timeout", "5s"}
+		for _, h := range cases[cs] {
+			args = append(args, "-H", h)
+		}
+		args = append(args, "http://10.0.1.31:8080/")
+		out, err := client.Run(ctx, args...)
+		if err != nil {
+			b.Fatalf("wrk: %v\n%s", err, out)
+		}
+		return parseWrk(out)
+	})
 }
