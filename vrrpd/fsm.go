@@ -162,15 +162,6 @@ func (f *FSM) MasterDownInterval() time.Duration {
 	return time.Duration(f.cfg.DownTimerAdverts)*f.masterAdverInt + f.Skew()
 }
 
-// minSkew is keepalived's shortest skew, used when state MASTER asks to
-// take over quickly at startup.
-func (f *FSM) minSkew() time.Duration {
-	if f.cfg.Version == 3 {
-		return f.masterAdverInt / 256
-	}
-	return time.Second / 256
-}
-
 func (f *FSM) setState(to State, reason string) {
 	from := f.state
 	if from == to {
@@ -208,13 +199,12 @@ func (f *FSM) Start() {
 		f.becomeMaster("address owner (priority 255) starting as MASTER")
 		return
 	}
+	// keepalived 2.2.7 starts a "state MASTER" instance below priority 255
+	// like any backup: measured in a lab, it takes the VIP after
+	// Master_Down_Interval (3.6 s with advert_int 1, priority 100), not
+	// after one advert interval.
 	f.enterBackup("init")
-	now := f.clock.Now()
-	if f.cfg.WantMaster {
-		f.deadline = now.Add(f.masterAdverInt + f.minSkew())
-	} else {
-		f.deadline = now.Add(f.MasterDownInterval() + f.cfg.PreemptDelay)
-	}
+	f.deadline = f.clock.Now().Add(f.MasterDownInterval() + f.cfg.PreemptDelay)
 }
 
 func (f *FSM) enterBackup(reason string) {

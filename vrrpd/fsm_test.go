@@ -113,12 +113,13 @@ func TestFSMScenarios(t *testing.T) {
 			},
 		},
 		{
-			name: "state MASTER takes over after one interval",
+			// As keepalived 2.2.7 does (measured): no shortcut below 255.
+			name: "state MASTER waits Master_Down_Interval like a backup",
 			cfg:  func(c *FSMConfig) { c.WantMaster = true },
 			steps: []step{
 				{do: start(), want: "INIT->BACKUP", state: StateBackup},
-				{do: adv(nil, time.Second), state: StateBackup},
-				{do: adv(nil, 4*time.Millisecond), want: "BACKUP->MASTER,send 100", state: StateMaster},
+				{do: adv(nil, 3600*time.Millisecond), state: StateBackup},
+				{do: adv(nil, 10*time.Millisecond), want: "BACKUP->MASTER,send 100", state: StateMaster},
 			},
 		},
 		{

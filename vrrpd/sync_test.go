@@ -115,7 +115,7 @@ func TestSyncGroupFault(t *testing.T) {
 	r := newGroupRig(t, cfg, cfg)
 	r.a.Start()
 	r.b.Start()
-	r.advance(1100 * time.Millisecond)
+	r.advance(3700 * time.Millisecond) // Master_Down_Interval, as keepalived
 	require.Equal(t, StateMaster, r.a.State())
 	require.Equal(t, StateMaster, r.b.State())
 	r.take()
