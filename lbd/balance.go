@@ -36,6 +36,8 @@ func newBalancer(algo string, servers []*Server) Balancer {
 		return newLeastConn(servers)
 	case "first":
 		return newFirst(servers)
+	case "random":
+		return newRandom(servers)
 	default:
 		return newFWRR(servers)
 	}

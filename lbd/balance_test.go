@@ -121,3 +121,15 @@ func TestMapMatchesHAProxy(t *testing.T) {
 	assert.Equal(t, "2121212121212", srcSeq(newMapBalancer(testServers(1, 1), true)))
 	assert.Equal(t, "3123223123223", srcSeq(newMapBalancer(testServers(2, 6, 4), true)))
 }
+
+func TestRandom(t *testing.T) {
+	srvs := testServers(3, 1, 0)
+	b := newRandom(srvs)
+	count := map[string]int{}
+	for i := 0; i < 4000; i++ {
+		count[b.Pick(netip.Addr{}, nil).Name]++
+	}
+	assert.Zero(t, count["3"], "weight 0 is never drawn")
+	assert.Greater(t, count["1"], count["2"])
+	assert.Equal(t, "2", b.Pick(netip.Addr{}, srvs[0]).Name)
+}

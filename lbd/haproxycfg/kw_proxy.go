@@ -68,14 +68,7 @@ func (p *parser) proxyLine(px *Proxy, l Line, isDefaults bool) {
 			return
 		}
 		p.bindAddrs(px, l.Pos, w[1])
-		for _, opt := range w[2:] {
-			switch opt {
-			case "transparent", "v4v6", "v6only", "defer-accept", "tfo":
-			default:
-				p.alert(l.Pos, "'bind %s' : unknown keyword '%s'.", w[1], opt)
-				return
-			}
-		}
+		p.bindOptions(l, w[1], w[2:])
 	case "default_backend":
 		if len(w) < 2 {
 			p.alert(l.Pos, "'%s' expects a backend name.", kw)
@@ -142,8 +135,12 @@ func (p *parser) balance(px *Proxy, l Line) {
 		p.alert(l.Pos, "'balance' requires an algorithm.")
 		return
 	}
-	switch a := l.Words[1]; a {
-	case "roundrobin", "static-rr", "leastconn", "source", "first":
+	a := l.Words[1]
+	if strings.HasPrefix(a, "random(") {
+		a = "random" // the number of draws is not tunable in lbd
+	}
+	switch a {
+	case "roundrobin", "static-rr", "leastconn", "source", "first", "random":
 		px.Balance = Balance{Algo: a, Pos: l.Pos}
 	default:
 		p.alert(l.Pos, "balance only supports 'roundrobin', 'static-rr', 'leastconn', 'source', 'uri', 'url_param', 'hdr(name)' and 'rdp-cookie(name)' options.")
@@ -278,7 +275,9 @@ func (p *parser) option(px *Proxy, l Line, negate bool) {
 		"splice-response", "tcpka", "clitcpka", "srvtcpka", "allbackups", "persist", "prefer-last-server",
 		"accept-invalid-http-request", "accept-invalid-http-response", "http-use-htx", "nolinger",
 		"contstats", "socket-stats", "independent-streams", "checkcache", "originalto", "http-no-delay",
-		"dontlog-normal", "httpslog":
+		"dontlog-normal", "httpslog", "http-ignore-probes", "http-restrict-req-hdr-names",
+		"idle-close-on-response", "disable-h2-upgrade", "h1-case-adjust-bogus-client",
+		"h1-case-adjust-bogus-server", "http-no-delay-conn", "log-health-checks-detailed":
 		// Accepted without effect in lbd.
 	default:
 		p.alert(l.Pos, "unknown option '%s'.", w[1])
@@ -495,9 +494,45 @@ func (p *parser) stats(px *Proxy, l Line) {
 			return
 		}
 		st.Refresh, st.Enabled = d, true
-	case "hide-version", "show-legends", "show-node", "show-desc", "admin", "scope", "http-request", "bind-process":
+	case "hide-version", "show-legends", "show-node", "show-desc", "admin", "scope", "http-request", "bind-process", "show-modules":
 		st.Enabled = true
 	default:
 		p.alert(l.Pos, "'stats' expects 'admin', 'auth', 'enable', 'hide-version', 'show-node', 'realm', 'refresh', 'scope', 'show-desc', 'show-legends', or 'uri' as argument.")
+	}
+}
+
+// bindOptionArgs are "bind" options lbd accepts and ignores, with the
+// number of values each takes.
+var bindOptionArgs = map[string]int{
+	"name": 1, "id": 1, "maxconn": 1, "backlog": 1, "interface": 1, "mss": 1, "process": 1,
+	"thread": 1, "nice": 1, "tcp-ut": 1, "level": 1, "mode": 1, "user": 1, "group": 1,
+	"uid": 1, "gid": 1, "namespace": 1, "severity-output": 1,
+	"transparent": 0, "v4v6": 0, "v6only": 0, "defer-accept": 0, "tfo": 0, "expose-fd": 1,
+}
+
+// bindTLSOptions need TLS or the PROXY protocol, which lbd lacks.
+var bindTLSOptions = map[string]bool{
+	"ssl": true, "crt": true, "crt-list": true, "ca-file": true, "accept-proxy": true,
+	"alpn": true, "npn": true, "ciphers": true, "ssl-min-ver": true, "ssl-max-ver": true,
+	"verify": true, "strict-sni": true, "quic-cc-algo": true, "proto": true,
+}
+
+func (p *parser) bindOptions(l Line, addr string, opts []string) {
+	for i := 0; i < len(opts); i++ {
+		o := opts[i]
+		if bindTLSOptions[o] {
+			p.alert(l.Pos, "'bind %s' : '%s' is not supported by lbd (no TLS, no PROXY protocol).", addr, o)
+			return
+		}
+		n, ok := bindOptionArgs[o]
+		if !ok {
+			p.alert(l.Pos, "'bind %s' : unknown keyword '%s'.", addr, o)
+			return
+		}
+		if i+n >= len(opts) && n > 0 {
+			p.alert(l.Pos, "'bind %s' : missing value for '%s'.", addr, o)
+			return
+		}
+		i += n
 	}
 }

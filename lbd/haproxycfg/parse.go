@@ -151,9 +151,19 @@ func (p *parser) global(s *Section) {
 			"tune.bufsize", "tune.maxrewrite", "spread-checks", "master-worker",
 			"nbproc", "cpu-map", "log-send-hostname", "log-tag", "hard-stop-after",
 			"expose-experimental-directives", "quiet", "localpeer", "server-state-file",
-			"server-state-base", "setenv", "presetenv", "unsetenv", "resetenv", "lua-load":
+			"server-state-base", "setenv", "presetenv", "unsetenv", "resetenv", "lua-load",
+			"strict-limits", "default-path", "zero-warning", "pidfile-mode", "external-check",
+			"insecure-fork-wanted", "insecure-setuid-wanted", "log-send-hostname-tag", "maxconnrate",
+			"maxsessrate", "maxpipes", "noepoll", "nopoll", "nosplice", "nogetaddrinfo", "noreuseport",
+			"profiling.tasks", "set-dumpable", "ssl-server-verify", "stats-file", "busy-polling",
+			"max-spread-checks", "h1-case-adjust", "h1-case-adjust-file", "grace", "numa-cpu-mapping",
+			"localpeer-name", "ssl-load-extra-files", "httpclient.resolvers.prefer", "thread-groups":
 			// Accepted; lbd has no use for them (see DIFFERENCES.md).
 		default:
+			if strings.HasPrefix(w[0], "tune.") {
+				// Tuning knobs: accepted, no effect in lbd.
+				continue
+			}
 			p.alert(l.Pos, "unknown keyword '%s' in 'global' section", w[0])
 		}
 	}
