@@ -5,41 +5,127 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"net/http/httputil"
-	"strconv"
 	"strings"
 )
 
 // chunkedBody decodes a chunked body and consumes its trailer, leaving
-// the reader at the next message.
+// the reader at the next message. Like nginx it takes LF as well as CRLF
+// after sizes, data and trailers, and ignores chunk extensions.
 type chunkedBody struct {
-	br   *bufio.Reader
-	r    io.Reader
-	done bool
+	br    *bufio.Reader
+	left  int64 // bytes left in the current chunk
+	state int
 }
 
+const (
+	chunkSize = iota
+	chunkData
+	chunkDataEnd
+	chunkDone
+)
+
+var errBadChunk = errors.New("client sent invalid chunked body")
+
 func (c *chunkedBody) Read(p []byte) (int, error) {
-	if c.done {
-		return 0, io.EOF
-	}
-	if c.r == nil {
-		c.r = httputil.NewChunkedReader(c.br)
-	}
-	n, err := c.r.Read(p)
-	if errors.Is(err, io.EOF) {
-		// trailer: header lines up to an empty line
-		for {
-			l, _, lerr := readLine(c.br)
-			if lerr != nil {
-				return n, io.ErrUnexpectedEOF
+	for {
+		switch c.state {
+		case chunkDone:
+			return 0, io.EOF
+		case chunkSize:
+			line, _, err := readLine(c.br)
+			if err != nil {
+				return 0, unexpected(err)
 			}
-			if len(l) == 0 {
-				break
+			size, ok := parseChunkSize(line)
+			if !ok {
+				return 0, errBadChunk
 			}
+			if size == 0 {
+				for {
+					l, _, err := readLine(c.br)
+					if err != nil {
+						return 0, unexpected(err)
+					}
+					if len(l) == 0 {
+						break
+					}
+				}
+				c.state = chunkDone
+				return 0, io.EOF
+			}
+			c.left, c.state = size, chunkData
+		case chunkData:
+			if len(p) == 0 {
+				return 0, nil
+			}
+			if int64(len(p)) > c.left {
+				p = p[:c.left]
+			}
+			n, err := c.br.Read(p)
+			c.left -= int64(n)
+			if c.left == 0 {
+				c.state = chunkDataEnd
+			}
+			if err != nil {
+				return n, unexpected(err)
+			}
+			return n, nil
+		case chunkDataEnd:
+			line, _, err := readLine(c.br)
+			if err != nil {
+				return 0, unexpected(err)
+			}
+			if len(line) != 0 {
+				return 0, errBadChunk
+			}
+			c.state = chunkSize
 		}
-		c.done = true
 	}
-	return n, err
+}
+
+func unexpected(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// parseChunkSize reads "HEX[ \t]*[;ext]".
+func parseChunkSize(line []byte) (int64, bool) {
+	var n int64
+	i := 0
+	for ; i < len(line); i++ {
+		c := line[i]
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			goto rest
+		}
+		if n > (1<<62)/16 {
+			return 0, false
+		}
+		n = n*16 + int64(d)
+	}
+rest:
+	if i == 0 {
+		return 0, false
+	}
+	for ; i < len(line); i++ {
+		switch line[i] {
+		case ' ', '\t':
+		case ';':
+			return n, true
+		default:
+			return 0, false
+		}
+	}
+	return n, true
 }
 
 // errBodyTooLarge is a request body over client_max_body_size.
@@ -69,13 +155,10 @@ func chunkedComplete(br *bufio.Reader) bool {
 		if i < 0 {
 			return false
 		}
-		line := strings.TrimRight(string(b[:i]), "\r")
+		line := bytes.TrimSuffix(b[:i], []byte("\r"))
 		b = b[i+1:]
-		if j := strings.IndexByte(line, ';'); j >= 0 {
-			line = line[:j]
-		}
-		n, err := strconv.ParseInt(strings.TrimSpace(line), 16, 64)
-		if err != nil || n < 0 {
+		n, ok := parseChunkSize(line)
+		if !ok {
 			return false
 		}
 		if n == 0 {

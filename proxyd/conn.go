@@ -120,8 +120,9 @@ func (x *exchange) discardBody() bool {
 	if r == nil {
 		return false
 	}
+	// nginx answers Expect before looking at whether there is a body
+	x.sendContinue()
 	if r.chunked {
-		x.sendContinue()
 		_ = x.c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 		n, err := io.Copy(io.Discard, io.LimitReader(&chunkedBody{br: x.c.br}, 1<<20+1))
 		x.reqLength += n
@@ -134,7 +135,6 @@ func (x *exchange) discardBody() bool {
 	if r.contentLen > 1<<20 {
 		return false
 	}
-	x.sendContinue()
 	_ = x.c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 	n, err := io.CopyN(io.Discard, x.c.br, r.contentLen)
 	x.reqLength += n

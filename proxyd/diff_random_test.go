@@ -3,6 +3,8 @@ package proxyd
 import (
 	"fmt"
 	"math/rand"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -61,7 +63,40 @@ func randomRequest(rng *rand.Rand) (raw, method string) {
 	default:
 		b.WriteString("\r\n")
 	}
-	return b.String(), method
+	raw = b.String()
+	if rng.Intn(5) == 0 {
+		raw = mutate(rng, raw)
+	}
+	return raw, method
+}
+
+// mutate damages a request the way broken clients do.
+func mutate(rng *rand.Rand, raw string) string {
+	switch rng.Intn(12) {
+	case 0:
+		return strings.Replace(raw, " HTTP/1.", "  HTTP/1.", 1)
+	case 1:
+		return strings.Replace(raw, "HTTP/1.1", "HTTP/1.9", 1)
+	case 2:
+		return strings.Replace(raw, "\r\n", "\r\nX Bad Header\r\n", 1)
+	case 3:
+		return strings.Replace(raw, "\r\n", "\r\nContent-Length: 1x\r\n", 1)
+	case 4:
+		return strings.Replace(raw, "\r\n", "\r\nHost: second\r\n", 1)
+	case 5:
+		return strings.ReplaceAll(raw, "\r\n", "\n")
+	case 6:
+		return strings.Replace(raw, " /", " http://www.example.com:81/", 1)
+	case 7:
+		return strings.Replace(raw, "\r\n", "\r\nhost: lower.example.com\r\n", 1)
+	case 8:
+		return strings.Replace(raw, "\r\n", "\r\nX-Sp:   padded value   \r\n", 1)
+	case 9:
+		return strings.Replace(raw, "\r\n", "\r\nExpect: 100-continue\r\n", 1)
+	case 10:
+		return strings.Replace(raw, " /", " /a%2", 1)
+	}
+	return strings.Replace(raw, "\r\n", "\r\nX-Long: "+strings.Repeat("y", 5000)+"\r\n", 1)
 }
 
 // TestDifferentialRandom sends 150 generated requests (fixed seed) to
@@ -76,7 +111,11 @@ func TestDifferentialRandom(t *testing.T) {
 		"APP1": app1.addr(), "APP2": app2.addr(),
 		"DEAD1": freePort(t, "127.0.0.1"), "DEAD2": freePort(t, "127.0.0.1"), "HOLE": freePort(t, "127.0.0.1"),
 	}
-	rng := rand.New(rand.NewSource(4))
+	seed := int64(4)
+	if v, err := strconv.ParseInt(os.Getenv("PROXYD_DIFF_SEED"), 10, 64); err == nil {
+		seed = v // explore other corpora: PROXYD_DIFF_SEED=n go test -run DifferentialRandom
+	}
+	rng := rand.New(rand.NewSource(seed))
 	type gen struct{ raw, method string }
 	var corpus []gen
 	for i := 0; i < 150; i++ {
@@ -110,7 +149,7 @@ func TestDifferentialRandom(t *testing.T) {
 		if wantResp[i] != gotResp[i] || wantSeen[i] != gotSeen[i] {
 			failures++
 			if failures <= 10 {
-				assert.Equal(t, wantResp[i], gotResp[i], "request %d:\n%s", i, g.raw)
+				assert.Equal(t, wantResp[i], gotResp[i], "request %d:\n%q", i, g.raw)
 				assert.Equal(t, wantSeen[i], gotSeen[i], "request %d:\n%s", i, g.raw)
 			}
 		}
@@ -125,5 +164,10 @@ func TestDifferentialRandom(t *testing.T) {
 	}
 	if d := diffLines(wl, gl); d != "" {
 		t.Errorf("access.log differs:\n%s", d)
+		for i, g := range corpus {
+			if strings.Contains(d, "\\\""+strings.SplitN(g.raw, "\r\n", 2)[0]) {
+				t.Logf("request %d: %q", i, g.raw)
+			}
+		}
 	}
 }

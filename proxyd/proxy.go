@@ -38,10 +38,10 @@ func (x *exchange) prepareBody(s *config.Settings) (*reqBody, int) {
 		}
 		return b, 0
 	}
+	x.sendContinue() // nginx answers Expect even when there is no body
 	if r.contentLen < 0 && !r.chunked {
 		return b, 0
 	}
-	x.sendContinue()
 	x.bodyRead = true
 	_ = x.c.nc.SetReadDeadline(time.Now().Add(clientBodyTimeout))
 	switch {

@@ -33,6 +33,8 @@ type request struct {
 	keepAlive    bool
 	expect100    bool
 	headerLength int64 // bytes of request line and headers
+	sawHost      bool
+	sawLength    bool
 }
 
 // httpError is a request nginx rejects before handling it.
@@ -81,23 +83,31 @@ func readRequest(br *bufio.Reader) (*request, error) {
 	total := 0
 	for {
 		l, n, err := readLine(br)
-		r.headerLength += int64(n)
 		total += n
 		if err != nil {
 			if errors.Is(err, errLineTooLong) {
 				return r, &httpError{494, "client sent too long header line"}
 			}
+			r.headerLength += int64(n)
 			return r, &httpError{400, "client prematurely closed connection"}
 		}
 		if total > maxHeaderBytes {
 			return r, &httpError{494, "client sent too large request"}
 		}
 		if len(l) == 0 {
+			r.headerLength += int64(n)
 			break
 		}
+		// like nginx, each line is checked as it comes: after an error the
+		// rest of the headers are unknown (and not logged); an invalid
+		// line does not count in $request_length
 		if err := r.addHeaderLine(l); err != nil {
+			if err.(*httpError).reason != errInvalidHeaderLine {
+				r.headerLength += int64(n)
+			}
 			return r, err
 		}
+		r.headerLength += int64(n)
 	}
 	return r, r.finishHeaders()
 }
@@ -240,13 +250,15 @@ func parseVersion(v string) (major, minor int, ok bool) {
 
 // addHeaderLine parses "Name: value". Names with characters nginx
 // ignores (including "_", with underscores_in_headers off) are dropped.
+const errInvalidHeaderLine = "client sent invalid header line"
+
 func (r *request) addHeaderLine(l []byte) error {
 	if l[0] == ' ' || l[0] == '\t' {
-		return &httpError{400, "client sent invalid header line"}
+		return &httpError{400, errInvalidHeaderLine}
 	}
 	colon := bytes.IndexByte(l, ':')
 	if colon == 0 {
-		return &httpError{400, "client sent invalid header line"}
+		return &httpError{400, errInvalidHeaderLine}
 	}
 	if colon < 0 {
 		// nginx takes a line without a colon as a header with an empty value
@@ -255,7 +267,7 @@ func (r *request) addHeaderLine(l []byte) error {
 	name := string(l[:colon])
 	for _, c := range []byte(name) {
 		if c <= ' ' || c == 0x7f {
-			return &httpError{400, "client sent invalid header line"}
+			return &httpError{400, errInvalidHeaderLine}
 		}
 	}
 	var value string
@@ -263,12 +275,31 @@ func (r *request) addHeaderLine(l []byte) error {
 		value = string(bytes.Trim(l[colon+1:], " \t"))
 	}
 	if strings.IndexByte(value, 0) >= 0 {
-		return &httpError{400, "client sent invalid header line"}
+		return &httpError{400, errInvalidHeaderLine}
 	}
 	if !validHeaderName(name) {
 		return nil
 	}
 	r.headers = append(r.headers, header{name, value})
+	switch {
+	case strings.EqualFold(name, "Host"):
+		if r.sawHost {
+			return &httpError{400, "client sent duplicate host header"}
+		}
+		r.sawHost = true
+		hv, ok := validateHost(value)
+		if !ok {
+			return &httpError{400, "client sent invalid host header"}
+		}
+		if !r.absHost {
+			r.host = hv
+		}
+	case strings.EqualFold(name, "Content-Length"):
+		if r.sawLength {
+			return &httpError{400, "client sent duplicate header line"}
+		}
+		r.sawLength = true
+	}
 	return nil
 }
 
@@ -283,27 +314,11 @@ func validHeaderName(name string) bool {
 
 // finishHeaders applies the checks nginx makes once headers are read.
 func (r *request) finishHeaders() error {
-	var hosts, lengths, tes int
+	var tes int
 	var te string
 	for _, h := range r.headers {
 		switch strings.ToLower(h.name) {
-		case "host":
-			hosts++
-			if hosts > 1 {
-				return &httpError{400, "client sent duplicate host header"}
-			}
-			hv, ok := validateHost(h.value)
-			if !ok {
-				return &httpError{400, "client sent invalid host header"}
-			}
-			if !r.absHost {
-				r.host = hv
-			}
 		case "content-length":
-			lengths++
-			if lengths > 1 {
-				return &httpError{400, "client sent duplicate header line"}
-			}
 			n, err := strconv.ParseInt(h.value, 10, 64)
 			if err != nil || n < 0 || h.value[0] == '+' {
 				return &httpError{400, "client sent invalid \"Content-Length\" header"}
@@ -325,7 +340,7 @@ func (r *request) finishHeaders() error {
 			}
 		}
 	}
-	if r.minor >= 1 && hosts == 0 && !r.absHost {
+	if r.minor >= 1 && !r.sawHost {
 		return &httpError{400, "client sent HTTP/1.1 request without \"Host\" header"}
 	}
 	if tes > 0 {

@@ -2,6 +2,7 @@ package proxyd
 
 import (
 	"bufio"
+	"io"
 	"strings"
 	"testing"
 
@@ -165,5 +166,41 @@ func FuzzReadRequest(f *testing.F) {
 		require.NotContains(t, r.uri, "//")
 		require.NotContains(t, r.uri, "/../")
 		require.NotEqual(t, "", r.method)
+	})
+}
+
+func TestChunkedBody(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\nNEXT", "hello world"},
+		{"5\nhello\n0\n\nNEXT", "hello"},
+		{"3;ext=1\r\nabc\r\n0\r\nTrailer: x\r\n\r\nNEXT", "abc"},
+		{"A \r\n0123456789\r\n0\r\n\r\nNEXT", "0123456789"},
+	}
+	for _, tt := range tests {
+		br := bufio.NewReader(strings.NewReader(tt.in))
+		got, err := io.ReadAll(&chunkedBody{br: br})
+		require.NoError(t, err, tt.in)
+		assert.Equal(t, tt.want, string(got))
+		rest, _ := io.ReadAll(br)
+		assert.Equal(t, "NEXT", string(rest), "reader left at the next message")
+	}
+	for _, bad := range []string{"x\r\n", "5\r\nhelloX\r\n", "5\r\nhel"} {
+		_, err := io.ReadAll(&chunkedBody{br: bufio.NewReader(strings.NewReader(bad))})
+		assert.Error(t, err, bad)
+	}
+}
+
+func FuzzChunkedBody(f *testing.F) {
+	for _, s := range []string{"5\r\nhello\r\n0\r\n\r\n", "5\nhello\n0\n\n", "3;x\r\nabc\r\n0\r\nT: 1\r\n\r\n", "ffffffffffffffffff\r\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := io.ReadAll(&chunkedBody{br: bufio.NewReader(strings.NewReader(string(data)))})
+		require.LessOrEqual(t, len(got), len(data))
+		if err == nil && len(data) < 1<<16 {
+			br := bufio.NewReaderSize(strings.NewReader(string(data)), 1<<16)
+			_, _ = br.Peek(len(data))
+			require.True(t, chunkedComplete(br), "a body the decoder accepts is complete")
+		}
 	})
 }

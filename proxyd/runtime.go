@@ -115,6 +115,7 @@ func (rt *runtime) close() {
 // reject answers a request that failed to parse and logs it.
 func (rt *runtime) reject(x *exchange, he *httpError) {
 	x.keepAlive = false
+	x.bodyRead = true // the connection closes: no body to read or discard
 	status := he.status
 	tokens := true
 	settings := (*config.Settings)(nil)
@@ -187,6 +188,7 @@ func (rt *runtime) handle(ctx context.Context, x *exchange) {
 	if s.ClientMaxBodySize > 0 && r.contentLen > s.ClientMaxBodySize {
 		rt.errLog.log("error", x, fmt.Sprintf("client intended to send too large body: %d bytes", r.contentLen), "")
 		x.keepAlive = false
+		x.continued = true // nginx marks Expect as answered: no 100 Continue
 		x.sendSpecial(413, "", s.ServerTokens)
 		return
 	}
