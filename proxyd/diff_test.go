@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -316,6 +319,26 @@ func TestDifferentialNginx(t *testing.T) {
 			assert.Equal(t, wr, gr, "%s: response %d", c.name, j)
 		}
 		assert.Equal(t, w.backend, g.backend, "%s: backend view", c.name)
+	}
+	{
+		// error_log lines at the default level, apart from time, pid and
+		// connection number
+		norm := func(r *proxyRun) []string {
+			data, _ := os.ReadFile(filepath.Join(r.dir, "error.log"))
+			re := regexp.MustCompile(`^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (\[\w+\]) \d+#\d+: (\*\d+ )?`)
+			var out []string
+			for _, l := range strings.Split(string(data), "\n") {
+				if strings.Contains(l, "[error]") || strings.Contains(l, "[warn]") {
+					out = append(out, re.ReplaceAllString(l, "$1 "))
+				}
+			}
+			return out
+		}
+		wantErr, gotErr := norm(ng), norm(px)
+		assert.NotEmpty(t, wantErr)
+		if d := diffLines(wantErr, gotErr); d != "" {
+			t.Errorf("error.log differs:\n%s", d)
+		}
 	}
 	seen := 0
 	for _, w := range want {

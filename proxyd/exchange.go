@@ -28,6 +28,7 @@ type exchange struct {
 	upHeader   []string
 	respHeader []header // response headers sent, for $sent_http_
 	upHeaders  []header // last upstream response headers
+	upURL      string   // "http://peer/uri" of the current try, for the error log
 
 	keepAlive        bool          // keep the client connection after this response
 	keepaliveTimeout time.Duration // keepalive_timeout of the chosen location

@@ -136,7 +136,8 @@ func (rt *runtime) proxy(ctx context.Context, x *exchange, loc *config.Location)
 		x.sendSpecial(status, "", s.ServerTokens)
 		return
 	}
-	head := x.upstreamHead(s, upstreamURI(x.req, loc, pp), body, &rt.tpls)
+	uri := upstreamURI(x.req, loc, pp)
+	head := x.upstreamHead(s, uri, body, &rt.tpls)
 	sel := pl.policy.start(pl, x)
 	tries := sel.tries()
 	if s.NextUpstreamTries > 0 && s.NextUpstreamTries < tries {
@@ -150,11 +151,12 @@ func (rt *runtime) proxy(ctx context.Context, x *exchange, loc *config.Location)
 			x.upAddrs = append(x.upAddrs, pl.name)
 			x.upStatuses = append(x.upStatuses, "502")
 			x.upTimes = append(x.upTimes, "0.000")
-			rt.errLog.log("error", x, "no live upstreams while connecting to upstream", "")
+			rt.errLog.log("error", x, "no live upstreams while connecting to upstream", "http://"+pl.name+uri)
 			x.sendSpecial(502, "", s.ServerTokens)
 			return
 		}
 		tries--
+		x.upURL = "http://" + pe.addr.String() + uri
 		t0 := time.Now()
 		x.upAddrs = append(x.upAddrs, pe.addr.String())
 		u, res, ft, sent, err := rt.try(ctx, x, pl, pe, head, body, s)
@@ -190,7 +192,7 @@ func (rt *runtime) proxy(ctx context.Context, x *exchange, loc *config.Location)
 			u.close()
 		}
 		sel.free(pe, true, time.Now())
-		rt.errLog.log("error", x, upstreamErrorText(ft, err, sent), "http://"+pe.addr.String()+upstreamURI(x.req, loc, pp))
+		rt.errLog.log("error", x, upstreamErrorText(ft, err, sent), x.upURL)
 		if u != nil && u.cached && ft == ftError {
 			tries++
 		}
