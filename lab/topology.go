@@ -9,10 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"halab/internal/yamlpos"
 )
 
 // Topology is a lab described by a YAML file: nodes with interfaces on LANs
@@ -83,19 +84,8 @@ type RunSpec struct {
 	Line int      `yaml:"-"`
 }
 
-// PosError is an error at a place in a topology file.
-type PosError struct {
-	File string
-	Line int
-	Msg  string
-}
-
-func (e *PosError) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
-	}
-	return fmt.Sprintf("%s: %s", e.File, e.Msg)
-}
+// PosError is an error at a place in a topology file: FILE:LINE: problem.
+type PosError = yamlpos.Error
 
 // LoadTopology reads and validates a topology file.
 func LoadTopology(path string) (*Topology, error) {
@@ -138,62 +128,9 @@ func ParseTopology(file string, data []byte) (*Topology, error) {
 	return &t, nil
 }
 
-var yamlLineRe = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+func yamlError(file string, err error) error { return yamlpos.Wrap(file, err) }
 
-// yamlError turns yaml.v3 errors ("yaml: line 3: ...") into FILE:LINE errors.
-func yamlError(file string, err error) error {
-	var pe *PosError
-	if errors.As(err, &pe) {
-		pe.File = file
-		return pe
-	}
-	var msgs []string
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		msgs = te.Errors
-	} else {
-		msgs = []string{err.Error()}
-	}
-	var errs []error
-	for _, m := range msgs {
-		if sm := yamlLineRe.FindStringSubmatch(m); sm != nil {
-			line, _ := strconv.Atoi(sm[1])
-			errs = append(errs, &PosError{File: file, Line: line, Msg: cleanYAMLMsg(sm[2])})
-			continue
-		}
-		errs = append(errs, &PosError{File: file, Msg: cleanYAMLMsg(strings.TrimPrefix(m, "yaml: "))})
-	}
-	return errors.Join(errs...)
-}
-
-func cleanYAMLMsg(m string) string {
-	m = strings.ReplaceAll(m, "!!str", "a string")
-	m = strings.ReplaceAll(m, "!!seq", "a list")
-	m = strings.ReplaceAll(m, "!!map", "a mapping")
-	m = strings.ReplaceAll(m, "!!int", "a number")
-	return m
-}
-
-// checkKeys rejects mapping keys that are not allowed.
-func checkKeys(v *yaml.Node, what string, allowed ...string) error {
-	if v.Kind != yaml.MappingNode {
-		return &PosError{Line: v.Line, Msg: fmt.Sprintf("%s must be a mapping", what)}
-	}
-	for i := 0; i+1 < len(v.Content); i += 2 {
-		k := v.Content[i]
-		ok := false
-		for _, a := range allowed {
-			if k.Value == a {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return &PosError{Line: k.Line, Msg: fmt.Sprintf("unknown field %q in %s (allowed: %s)", k.Value, what, strings.Join(allowed, ", "))}
-		}
-	}
-	return nil
-}
+var checkKeys = yamlpos.CheckKeys
 
 // UnmarshalYAML decodes the topology strictly.
 func (t *Topology) UnmarshalYAML(v *yaml.Node) error {
@@ -288,11 +225,11 @@ func (r *RunSpec) UnmarshalYAML(v *yaml.Node) error {
 func (a *AddrSpec) UnmarshalYAML(v *yaml.Node) error {
 	a.Line = v.Line
 	if v.Kind != yaml.ScalarNode {
-		return &PosError{Line: v.Line, Msg: "address must be a string in CIDR form, such as 10.0.1.10/24"}
+		return yamlpos.Errorf(v.Line, "address must be a string in CIDR form, such as 10.0.1.10/24")
 	}
 	p, err := netip.ParsePrefix(v.Value)
 	if err != nil {
-		return &PosError{Line: v.Line, Msg: fmt.Sprintf("malformed CIDR address %q: want ADDRESS/PREFIXLEN, such as 10.0.1.10/24", v.Value)}
+		return yamlpos.Errorf(v.Line, "malformed CIDR address %q: want ADDRESS/PREFIXLEN, such as 10.0.1.10/24", v.Value)
 	}
 	a.Prefix = p
 	return nil

@@ -1,13 +1,13 @@
 package scenarios
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"halab/internal/yamlpos"
 	"halab/lab"
 )
 
@@ -310,41 +310,12 @@ func (d *Duration) UnmarshalYAML(v *yaml.Node) error {
 	return nil
 }
 
-// PosError is an error at a place in a scenario file.
-type PosError struct {
-	File string
-	Line int
-	Msg  string
-}
+// PosError is an error at a place in a scenario file: FILE:LINE: problem.
+type PosError = yamlpos.Error
 
-func (e *PosError) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
-	}
-	return fmt.Sprintf("%s: %s", e.File, e.Msg)
-}
+var posf = yamlpos.Errorf
 
-func posf(line int, format string, args ...any) *PosError {
-	return &PosError{Line: line, Msg: fmt.Sprintf(format, args...)}
-}
-
-// checkKeys rejects mapping keys that are not allowed.
-func checkKeys(v *yaml.Node, what string, allowed ...string) error {
-	if v.Kind != yaml.MappingNode {
-		return posf(v.Line, "%s must be a mapping", what)
-	}
-	for i := 0; i+1 < len(v.Content); i += 2 {
-		k := v.Content[i]
-		ok := false
-		for _, a := range allowed {
-			ok = ok || k.Value == a
-		}
-		if !ok {
-			return posf(k.Line, "unknown field %q in %s (allowed: %s)", k.Value, what, strings.Join(allowed, ", "))
-		}
-	}
-	return nil
-}
+var checkKeys = yamlpos.CheckKeys
 
 // stepActions are the keys that choose a step's action.
 var stepActions = []string{"traffic", "signal", "stop", "start", "restart", "link_down", "link_up",

@@ -7,14 +7,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"halab/internal/yamlpos"
 	"halab/lab"
 )
 
@@ -178,50 +177,7 @@ func decodeTopology(s *Scenario, v *yaml.Node) (*lab.Topology, error) {
 	return &t, nil
 }
 
-var yamlLineRe = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-
-// yamlError turns yaml.v3 errors and PosErrors without a file into
-// FILE:LINE errors.
-func yamlError(file string, err error) error {
-	var pe *PosError
-	if errors.As(err, &pe) {
-		if pe.File == "" {
-			pe.File = file
-		}
-		return pe
-	}
-	var lpe *lab.PosError
-	if errors.As(err, &lpe) {
-		return err
-	}
-	var msgs []string
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		msgs = te.Errors
-	} else {
-		msgs = []string{err.Error()}
-	}
-	var errs []error
-	for _, m := range msgs {
-		if sm := yamlLineRe.FindStringSubmatch(m); sm != nil {
-			line, _ := strconv.Atoi(sm[1])
-			errs = append(errs, &PosError{File: file, Line: line, Msg: cleanYAMLMsg(sm[2])})
-			continue
-		}
-		if strings.HasPrefix(m, file+":") {
-			errs = append(errs, errors.New(m))
-			continue
-		}
-		errs = append(errs, &PosError{File: file, Msg: cleanYAMLMsg(strings.TrimPrefix(m, "yaml: "))})
-	}
-	return errors.Join(errs...)
-}
-
-func cleanYAMLMsg(m string) string {
-	r := strings.NewReplacer("!!str", "a string", "!!seq", "a list", "!!map", "a mapping",
-		"!!int", "a number", "!!float", "a number", "!!bool", "true or false")
-	return r.Replace(m)
-}
+func yamlError(file string, err error) error { return yamlpos.Wrap(file, err) }
 
 // fileExists reports whether a regular file exists.
 func fileExists(path string) bool {
