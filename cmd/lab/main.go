@@ -1,6 +1,7 @@
 // Command lab builds and drives halab network labs:
 //
 //	lab up FILE                     bring a lab up from a topology file
+//	lab up --impl go|reference SCENARIO  an architecture with its daemons
 //	lab down [NAME|--all]           tear a lab down (idempotent, works after a crash)
 //	lab status [NAME]               nodes, interfaces, addresses and processes
 //	lab exec [-l NAME] NODE -- CMD  run a command in a node (a tty when interactive)
@@ -30,13 +31,16 @@ import (
 
 const usage = `usage:
   lab up [--no-run] FILE            bring a lab up from a topology file
+  lab up [--impl go|reference] SCENARIO
+                                    bring a scenario's architecture up with its daemons; leave it running
   lab down [NAME|--all]             tear a lab down (idempotent; cleans up after a crash)
   lab status [NAME]                 show nodes, interfaces, addresses and processes
   lab exec [-l NAME] NODE -- CMD... run a command inside a node (a tty when interactive)
   lab trace [-l NAME] [-w DIR] NODE[:IFACE]... [FILTER]
                                     print packets live, tcpdump style (vrrp, arp, tcp, host A, port N...)
   lab run FILE|DIR... [--impl go|reference|both] [--junit FILE] [--report DIR] [--keep]
-                                    run scenarios, each in its own lab, and report
+          [--ui [--listen 127.0.0.1:PORT]]
+                                    run scenarios, each in its own lab, and report (--ui: watch live)
   lab ui [NAME] [--listen 127.0.0.1:PORT]
                                     serve a live page of a running lab (prints its URL and token)
   lab graph FILE [-o PREFIX]        write the topology as PREFIX.dot and PREFIX.svg
