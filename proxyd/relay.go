@@ -91,13 +91,13 @@ func (rt *runtime) relay(x *exchange, u *upConn, res *upResponse, pl *pool, pe *
 		return
 	}
 	bw := x.writeHead(h)
-	body := res.bodyReader(u.br, x.req.method)
+	inner := res.bodyReader(u.br, x.req.method)
+	body := &deadlineReader{r: inner, c: u.nc, timeout: s.ReadTimeout}
 	bufp := copyBufPool.Get().(*[]byte)
 	defer copyBufPool.Put(bufp)
 	buf := *bufp
 	complete := true
 	for {
-		_ = u.nc.SetReadDeadline(time.Now().Add(s.ReadTimeout))
 		n, err := body.Read(buf)
 		// gather what already arrived into one write (one chunk), as
 		// nginx sends what its buffer holds
@@ -122,7 +122,7 @@ func (rt *runtime) relay(x *exchange, u *upConn, res *upResponse, pl *pool, pe *
 		}
 		if err != nil {
 			truncated := !errors.Is(err, io.EOF)
-			if lr, ok := body.(*io.LimitedReader); ok && lr.N > 0 {
+			if lr, ok := inner.(*io.LimitedReader); ok && lr.N > 0 {
 				truncated = true
 			}
 			if truncated {
