@@ -229,3 +229,33 @@ func TestParseTemplate(t *testing.T) {
 	_, err = ParseTemplate("a${x")
 	require.Error(t, err)
 }
+
+func FuzzBuild(f *testing.F) {
+	f.Add("events {}\nhttp {\n" + articleSite + "}\n")
+	f.Add(`events {} http { upstream u { hash $request_uri consistent; server 1.2.3.4 weight=2 max_fails=0 fail_timeout=1m; keepalive 4; }
+server { listen 127.0.0.1:8080 default_server; server_name .a.test *.b.test c.* ~^d(\d+)$;
+location = /x { return 301 /y; } location ^~ /s/ { proxy_pass http://u/t/; } location ~* \.png$ { deny 10.0.0.0/8; allow all; proxy_pass http://u; }
+location / { proxy_set_header X $http_x; proxy_read_timeout 1m30s; proxy_next_upstream error http_503 non_idempotent; proxy_http_version 1.1; proxy_pass http://1.2.3.4:81; } } }`)
+	f.Add("events {} http { log_format x escape=json '$remote_addr'; access_log off; types { text/html html; } }")
+	f.Fuzz(func(t *testing.T, src string) {
+		tree, err := nginxconf.Parse("/f/nginx.conf", []byte(src), "/nonexistent")
+		if err != nil {
+			return
+		}
+		cfg, err := Build("/f/nginx.conf", tree, Options{Resolve: hosts})
+		if err != nil {
+			var ce *nginxconf.Error
+			if errors.As(err, &ce) {
+				require.NotEmpty(t, ce.Msg)
+			}
+			return
+		}
+		require.NotNil(t, cfg)
+		if cfg.HTTP != nil {
+			for _, s := range cfg.HTTP.Servers {
+				require.NotEmpty(t, s.Listens)
+				require.NotNil(t, s.Settings)
+			}
+		}
+	})
+}

@@ -40,7 +40,7 @@ func (b *builder) proxyPass(d *nginxconf.Directive, f *frame) error {
 	if pp.HasURI && f.loc.IsRegex() {
 		return d.Errorf(`"proxy_pass" cannot have URI part in location given by regular expression, or inside named location, or inside "if" statement, or inside "limit_except" block`)
 	}
-	host, port, hasPort, err := splitHostPort(authority, 80)
+	_, port, hasPort, err := splitHostPort(authority, 80)
 	if err != nil {
 		return d.Errorf(`invalid port in upstream "%s"`, authority)
 	}
@@ -49,7 +49,6 @@ func (b *builder) proxyPass(d *nginxconf.Directive, f *frame) error {
 	if hasPort {
 		pp.ProxyPort = strconv.Itoa(port)
 	}
-	_ = host
 	f.loc.ProxyPass = pp
 	b.passes = append(b.passes, &pendingPass{d: d, pp: pp, in: f.loc})
 	return nil
