@@ -16,6 +16,7 @@ type txn struct {
 	src netip.AddrPort
 	dst netip.AddrPort
 	req *Request
+	log *reqLog
 }
 
 func (tx *txn) backendName() string {

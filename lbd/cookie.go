@@ -9,7 +9,22 @@ import (
 // persistence is what the request's cookie said about stickiness.
 type persistence struct {
 	srv   *Server // server named by the cookie, even if down
-	valid bool    // the client holds a cookie for the server that served it
+	found bool    // the request carried the cookie
+}
+
+// flag is the request cookie character of haproxy's log (N, I, D, V).
+func (p persistence) flag(used *Server) byte {
+	switch {
+	case !p.found:
+		return 'N'
+	case p.srv == nil:
+		return 'I'
+	case !p.srv.Up():
+		return 'D'
+	case p.srv == used:
+		return 'V'
+	}
+	return 'I'
 }
 
 // requestCookie finds the backend's persistence cookie in the request,
@@ -37,6 +52,7 @@ func (b *Backend) requestCookie(req *Request) persistence {
 				continue
 			}
 			found = true
+			p.found = true
 			key := value
 			switch c.Mode {
 			case haproxycfg.CookiePrefix:
@@ -82,11 +98,12 @@ func (b *Backend) serverByCookie(key string) *Server {
 // "prefix" (value becomes "SRV~value") and "rewrite" (value becomes the
 // server's cookie), and drops them for "insert indirect" unless preserve.
 // HAProxy does this before the http-response rules run.
-func (b *Backend) serverSetCookies(h *Header, srv *Server) {
+func (b *Backend) serverSetCookies(h *Header, srv *Server) byte {
 	c := b.Cfg.Cookie
 	if c == nil || srv == nil || srv.Cfg.Cookie == "" {
-		return
+		return 'N'
 	}
+	flag := byte('N')
 	out := (*h)[:0]
 	for _, f := range *h {
 		if !strings.EqualFold(f.Name, "Set-Cookie") {
@@ -105,29 +122,36 @@ func (b *Backend) serverSetCookies(h *Header, srv *Server) {
 		switch c.Mode {
 		case haproxycfg.CookiePrefix:
 			f.Value = name + "=" + srv.Cfg.Cookie + "~" + value + attrs
+			flag = 'R'
 		case haproxycfg.CookieRewrite:
 			f.Value = name + "=" + srv.Cfg.Cookie + attrs
+			flag = 'R'
 		case haproxycfg.CookieInsert:
 			if c.Indirect && !c.Preserve {
+				flag = 'D'
 				continue
 			}
+			flag = 'P'
+		default:
+			flag = 'P'
 		}
 		out = append(out, f)
 	}
 	*h = out
+	return flag
 }
 
 // insertCookie adds the "insert" mode cookie after the http-response rules
 // ran, unless the client already holds a valid one and indirect is set.
 // With nocache, a cacheable response is marked "cache-control: private".
-func (b *Backend) insertCookie(h *Header, srv *Server, pers persistence, status int) {
+func (b *Backend) insertCookie(h *Header, srv *Server, pers persistence, status int) bool {
 	c := b.Cfg.Cookie
 	if c == nil || c.Mode != haproxycfg.CookieInsert || srv == nil || srv.Cfg.Cookie == "" {
-		return
+		return false
 	}
 	if pers.srv == srv {
 		// The client's cookie led to this server: HAProxy inserts none.
-		return
+		return false
 	}
 	v := c.Name + "=" + srv.Cfg.Cookie + "; path=/"
 	for _, d := range c.Domains {
@@ -146,6 +170,7 @@ func (b *Backend) insertCookie(h *Header, srv *Server, pers persistence, status 
 	if c.NoCache && cacheable(*h, status) {
 		h.Add("cache-control", "private")
 	}
+	return true
 }
 
 // cacheable approximates HAProxy's response cacheability check: a

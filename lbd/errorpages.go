@@ -35,8 +35,8 @@ var errorPages = map[int]errorPage{
 	504: {"Gateway Time-out", "The server didn't respond in time.", false},
 }
 
-// writeError writes HAProxy's error page for code as its HTX layer sends
-// it. keep tells whether the client connection stays open; it returns
+// writeError writes (without flushing) HAProxy's error page for code as
+// its HTX layer sends it. keep tells whether the client connection stays open; it returns
 // whether it actually does (400 and 408 always close).
 func writeError(w *bufio.Writer, code int, keep bool) bool {
 	p, ok := errorPages[code]
@@ -53,7 +53,6 @@ func writeError(w *bufio.Writer, code int, keep bool) bool {
 	}
 	w.WriteString("\r\n")
 	w.WriteString(body)
-	w.Flush()
 	return keep
 }
 

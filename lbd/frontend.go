@@ -20,6 +20,7 @@ type Frontend struct {
 	backends  map[string]*Backend
 	self      *Backend // the backend half of a listen section
 	listeners []net.Listener
+	logs      *logSink // traffic log targets, nil when none
 
 	cumConns atomic.Uint64
 	curConns atomic.Int64

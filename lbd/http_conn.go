@@ -85,18 +85,23 @@ func (c *clientConn) serveHTTP() {
 			if first && err != nil {
 				// HAProxy counts a connection closed or timed out before
 				// its first request as a failed request (400 or 408).
-				code := 400
+				l := newReqLog(time.Now())
+				l.badReq, l.status, l.term = true, 400, "CR"
 				if errors.Is(err, os.ErrDeadlineExceeded) {
-					code = 408
+					l.status, l.term = 408, "cR"
 					writeRawError(bw, 408, false)
 				}
 				fe.reqTotal.Add(1)
 				fe.reqErr.Add(1)
-				fe.countStatus(code)
+				fe.countStatus(l.status)
+				if !fe.Cfg.DontLogNull {
+					c.emitLog(l)
+				}
 			}
 			return
 		}
 		fe.reqTotal.Add(1)
+		start := time.Now()
 		c.conn.SetReadDeadline(deadline(firstSet(t.HTTPRequest, t.Client)))
 		req, err := ReadRequest(br)
 		if err != nil {
@@ -107,19 +112,29 @@ func (c *clientConn) serveHTTP() {
 			}
 			fe.countStatus(code)
 			writeRawError(bw, code, false)
+			l := newReqLog(start)
+			l.badReq, l.status, l.term = true, code, "PR"
+			if code == 408 {
+				l.term = "cR"
+			}
+			c.emitLog(l)
 			return
 		}
+		hdrs := time.Now()
 		if !singleHost(req.Header) {
 			fe.reqErr.Add(1)
 			fe.countStatus(400)
 			writeRawError(bw, 400, true)
+			l := newReqLog(start)
+			l.badReq, l.status, l.term = true, 400, "PR"
+			c.emitLog(l)
 			return
 		}
 		c.conn.SetReadDeadline(deadline(t.Client))
 		req.Body = &idleReader{r: req.Body, conn: c.conn, idle: t.Client}
-		keep, nsc := c.handle(req, br, bw, sc)
+		keep, nsc := c.handle(req, bw, sc, start, hdrs)
 		sc = nsc
-		if !keep {
+		if err := bw.Flush(); err != nil || !keep {
 			return
 		}
 	}
@@ -135,10 +150,20 @@ func clientKeepAlive(req *Request) bool {
 
 // handle processes one request and returns whether the client connection
 // stays open, and the server connection to keep for the next request.
-func (c *clientConn) handle(req *Request, cbr *bufio.Reader, bw *bufio.Writer, sc *serverConn) (bool, *serverConn) {
+func (c *clientConn) handle(req *Request, bw *bufio.Writer, sc *serverConn, start, hdrs time.Time) (bool, *serverConn) {
 	fe := c.fe
-	tx := &txn{fe: fe, src: c.src, dst: c.dst, req: req}
+	l := newReqLog(start)
+	l.headers = hdrs
+	l.reqLine = req.Method + " " + req.URI + " " + req.Proto
+	tx := &txn{fe: fe, src: c.src, dst: c.dst, req: req, log: l}
 	keep := clientKeepAlive(req) && !fe.in.isStopping()
+	out0 := c.out.n + int64(bw.Buffered())
+	// The log line goes out before the response's last bytes, so that
+	// lines keep the order of the requests (serveHTTP flushes).
+	defer func() {
+		l.bytes = c.out.n + int64(bw.Buffered()) - out0
+		c.emitLog(l)
+	}()
 
 	// Frontend http-request rules, services and the stats page.
 	if done, k := c.requestRules(tx, fe.Cfg, bw, keep); done {
@@ -148,21 +173,25 @@ func (c *clientConn) handle(req *Request, cbr *bufio.Reader, bw *bufio.Writer, s
 		drain(req.Body)
 		k := c.serveStats(tx, bw, keep)
 		fe.countStatus(200)
+		l.status, l.term, l.server = 200, "LR", "<STATS>"
 		return k, sc
 	}
 	be := fe.backendFor(tx)
 	if be == nil {
 		drain(req.Body)
 		fe.countStatus(503)
+		l.status, l.term = 503, "SC"
 		return writeError(bw, 503, keep), sc
 	}
 	tx.be = be
+	l.backend, l.be = be.Name, be
 	if be.Cfg != fe.Cfg {
 		if done, k := c.requestRules(tx, be.Cfg, bw, keep); done {
 			return k, sc
 		}
 		if st := be.Cfg.Stats; st != nil && st.Enabled && strings.HasPrefix(req.URI, st.URI) {
 			drain(req.Body)
+			l.status, l.term, l.server = 200, "LR", "<STATS>"
 			return c.serveStats(tx, bw, keep), sc
 		}
 	}
@@ -182,19 +211,34 @@ func (c *clientConn) handle(req *Request, cbr *bufio.Reader, bw *bufio.Writer, s
 		req.Header.Add("connection", "keep-alive")
 	}
 
+	if be.Cfg.Cookie != nil {
+		l.ckReq, l.ckResp = pers.flag(nil), 'N'
+	}
 	srv, sc, resp, code := c.exchange(tx, be, pers, req, sc)
+	if srv != nil {
+		l.server = srv.Name
+		if be.Cfg.Cookie != nil {
+			l.ckReq = pers.flag(srv)
+		}
+	}
 	if resp == nil {
 		drain(req.Body)
 		fe.countStatus(code)
 		be.countStatus(code)
+		l.status = code
+		l.term = map[int]string{502: "SH", 504: "sH"}[code]
+		if l.term == "" {
+			l.term = "SC"
+		}
 		return writeError(bw, code, keep && req.length == 0 && !req.chunked), sc
 	}
 	tx.srv = srv
+	l.srv, l.status = srv, resp.Status
 	srv.countStatus(resp.Status)
 	be.countStatus(resp.Status)
 	fe.countStatus(resp.Status)
 
-	be.serverSetCookies(&resp.Header, srv)
+	ck := be.serverSetCookies(&resp.Header, srv)
 	for _, r := range be.Cfg.HTTPResponse {
 		if tx.evalCond(r.Cond) {
 			applyHeaderRule(r, &resp.Header, tx)
@@ -207,7 +251,12 @@ func (c *clientConn) handle(req *Request, cbr *bufio.Reader, bw *bufio.Writer, s
 			}
 		}
 	}
-	be.insertCookie(&resp.Header, srv, pers, resp.Status)
+	if be.insertCookie(&resp.Header, srv, pers, resp.Status) {
+		ck = 'I'
+	}
+	if be.Cfg.Cookie != nil {
+		l.ckResp = ck
+	}
 
 	serverKeep := !resp.toClose && !serverClose && !resp.Header.hasToken("Connection", "close") &&
 		resp.Proto != "HTTP/1.0" && !resp.abandoned
@@ -253,11 +302,9 @@ func (c *clientConn) handle(req *Request, cbr *bufio.Reader, bw *bufio.Writer, s
 	// the connection count already lowered (leastconn).
 	srv.cur.Add(-1)
 	be.Balancer.Release(srv)
-	if ferr := bw.Flush(); err == nil {
-		err = ferr
-	}
-	// Response bytes, head included, as HAProxy's bytes_out counts them.
-	n := uint64(c.out.n - sent)
+	// Response bytes, head included, as HAProxy's bytes_out counts them
+	// (the last ones are flushed by serveHTTP, after the log line).
+	n := uint64(c.out.n + int64(bw.Buffered()) - sent)
 	srv.bytesOut.Add(n)
 	be.bytesOut.Add(n)
 	fe.bytesOut.Add(n)
@@ -287,11 +334,13 @@ func (c *clientConn) requestRules(tx *txn, px *haproxycfg.Proxy, bw *bufio.Write
 			drain(tx.req.Body)
 			c.fe.denied.Add(1)
 			c.fe.countStatus(r.Status)
+			tx.log.status, tx.log.term = r.Status, "PR"
 			return true, writeError(bw, r.Status, keep)
 		case "use-service":
 			drain(tx.req.Body)
 			k := c.servePrometheus(tx, bw, keep)
 			c.fe.countStatus(200)
+			tx.log.status, tx.log.term, tx.log.server = 200, "LR", "<PROMEX>"
 			return true, k
 		default:
 			applyHeaderRule(r, &tx.req.Header, tx)

@@ -27,10 +27,12 @@ func (c *clientConn) exchange(tx *txn, be *Backend, pers persistence, req *Reque
 		return nil, sc, nil, 503
 	}
 	retries := be.Cfg.Retries
+	tx.log.withWait = true
 	for attempt := 0; ; attempt++ {
 		tx.srv = srv
+		tx.log.retries = attempt
 		srv.total.Add(1)
-		resp, nsc, err := c.tryServer(be, srv, req, sc)
+		resp, nsc, err := c.tryServer(be, srv, req, sc, tx.log)
 		sc = nil
 		if err == nil {
 			if n := srv.cur.Add(1); n > srv.max.Load() {
@@ -69,12 +71,17 @@ func (c *clientConn) exchange(tx *txn, be *Backend, pers persistence, req *Reque
 
 // tryServer sends req to srv, on sc when it is a kept connection to srv.
 // A kept connection that turns out closed is replaced once.
-func (c *clientConn) tryServer(be *Backend, srv *Server, req *Request, sc *serverConn) (*Response, *serverConn, error) {
+func (c *clientConn) tryServer(be *Backend, srv *Server, req *Request, sc *serverConn, l *reqLog) (*Response, *serverConn, error) {
+	t0 := time.Now()
 	nsc, err := c.connect(be, srv, sc)
 	if err != nil {
 		return nil, nil, err
 	}
-	resp, retryable, err := c.roundTrip(be, nsc, req)
+	l.tc = 0
+	if !nsc.used {
+		l.tc = ms(time.Since(t0))
+	}
+	resp, retryable, err := c.roundTrip(be, nsc, req, l)
 	if err == nil {
 		return resp, nsc, nil
 	}
@@ -82,11 +89,13 @@ func (c *clientConn) tryServer(be *Backend, srv *Server, req *Request, sc *serve
 	if !retryable {
 		return nil, nil, err
 	}
+	t0 = time.Now()
 	nsc, err = c.connect(be, srv, nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	resp, _, err = c.roundTrip(be, nsc, req)
+	l.tc = ms(time.Since(t0))
+	resp, _, err = c.roundTrip(be, nsc, req, l)
 	if err != nil {
 		nsc.close()
 		return nil, nil, err
@@ -123,7 +132,7 @@ func (c *clientConn) connect(be *Backend, srv *Server, sc *serverConn) (*serverC
 // server's answer is awaited, so that a client waiting for "100 Continue"
 // gets it, as HAProxy's full-duplex forwarding allows. retryable reports a
 // failure on a reused connection before any answer, with no body sent.
-func (c *clientConn) roundTrip(be *Backend, sc *serverConn, req *Request) (*Response, bool, error) {
+func (c *clientConn) roundTrip(be *Backend, sc *serverConn, req *Request, l *reqLog) (*Response, bool, error) {
 	reused := sc.used
 	sc.used = true
 	srvTO := be.Cfg.Timeouts.Server
@@ -169,8 +178,12 @@ func (c *clientConn) roundTrip(be *Backend, sc *serverConn, req *Request) (*Resp
 		}
 	}
 	sc.conn.SetReadDeadline(deadline(srvTO))
+	sent := time.Now()
 	for {
 		resp, err := ReadResponse(sc.br, req.Method)
+		if err == nil && !(resp.Status/100 == 1 && resp.Status != 101) {
+			l.tr = ms(time.Since(sent))
+		}
 		if err != nil {
 			if bodyDone != nil {
 				sc.conn.Close()

@@ -58,6 +58,11 @@ func New(cfg *haproxycfg.Config, log *slog.Logger) (*Instance, error) {
 			continue
 		}
 		fe := &Frontend{in: in, Cfg: px, Name: px.Name, backends: byName}
+		targets := append([]haproxycfg.LogTarget(nil), px.Logs...)
+		if px.LogGlobal {
+			targets = append(targets, cfg.Global.Logs...)
+		}
+		fe.logs = newLogSink(targets, cfg.Global.LogTag)
 		if px.Cap&haproxycfg.CapBackend != 0 {
 			fe.self = byName[px.Name]
 		}
@@ -224,6 +229,9 @@ func (in *Instance) Drain(ctx context.Context) error {
 			for _, s := range b.Servers {
 				s.closeIdle()
 			}
+		}
+		for _, fe := range in.Frontends {
+			fe.logs.close()
 		}
 		close(done)
 	}()

@@ -31,6 +31,10 @@ func (p *parser) proxyLine(px *Proxy, l Line, isDefaults bool) {
 		p.option(px, l, true)
 		return
 	}
+	if kw == "no" && len(w) > 1 && w[1] == "log" {
+		px.Logs, px.LogGlobal = nil, false
+		return
+	}
 	if isDefaults && notInDefaults[kw] {
 		p.alert(l.Pos, "'%s' not allowed in 'defaults' section.", kw)
 		return
@@ -102,7 +106,16 @@ func (p *parser) proxyLine(px *Proxy, l Line, isDefaults bool) {
 		p.tcpCheck(px, l)
 	case "stats":
 		p.stats(px, l)
-	case "log", "maxconn", "fullconn", "description", "hash-type", "capture",
+	case "log":
+		switch {
+		case len(w) > 1 && w[1] == "global":
+			px.LogGlobal = true
+		default:
+			if t, ok := p.logTarget(l); ok {
+				px.Logs = append(px.Logs, t)
+			}
+		}
+	case "maxconn", "fullconn", "description", "hash-type", "capture",
 		"errorfile", "monitor-uri", "log-format", "unique-id-format", "unique-id-header",
 		"default-server", "http-reuse", "compression", "redirect", "tcp-request", "tcp-response",
 		"email-alert", "id", "disabled", "enabled", "rate-limit", "backlog", "maxconn-rate":

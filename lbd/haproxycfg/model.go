@@ -32,6 +32,17 @@ type Global struct {
 	MaxConn  int
 	NbThread int
 	Stats    []string // "stats socket ..." lines, accepted, not served
+	Logs     []LogTarget
+	LogTag   string
+}
+
+// LogTarget is a "log" line: where traffic logs go.
+type LogTarget struct {
+	Pos      Pos
+	Addr     string // "host:port" (UDP syslog), "stdout" or "stderr"
+	Facility int    // syslog facility number
+	Level    int    // highest severity sent (7 = debug)
+	Raw      bool   // "format raw": the message alone
 }
 
 // Cap is a proxy capability.
@@ -93,6 +104,10 @@ type Proxy struct {
 
 	// Accepted options with no behaviour of their own in lbd.
 	HTTPLog, DontLogNull, HTTPServerClose, HTTPKeepAlive, TCPLog bool
+
+	// Logs are the proxy's log targets ("log global" copies the global ones).
+	Logs      []LogTarget
+	LogGlobal bool
 }
 
 // Kind names the proxy capability as HAProxy prints it.

@@ -143,13 +143,21 @@ func (p *parser) global(s *Section) {
 			g.NbThread = p.intArg(l, 1, 1)
 		case "stats":
 			g.Stats = append(g.Stats, joinWords(w[1:]))
-		case "log", "chroot", "user", "group", "uid", "gid", "ulimit-n", "node",
+		case "log":
+			if t, ok := p.logTarget(l); ok {
+				g.Logs = append(g.Logs, t)
+			}
+		case "log-tag":
+			if len(w) > 1 {
+				g.LogTag = w[1]
+			}
+		case "chroot", "user", "group", "uid", "gid", "ulimit-n", "node",
 			"description", "ca-base", "crt-base", "ssl-default-bind-ciphers",
 			"ssl-default-bind-ciphersuites", "ssl-default-bind-options",
 			"ssl-default-server-ciphers", "ssl-default-server-options",
 			"ssl-default-server-ciphersuites", "tune.ssl.default-dh-param",
 			"tune.bufsize", "tune.maxrewrite", "spread-checks", "master-worker",
-			"nbproc", "cpu-map", "log-send-hostname", "log-tag", "hard-stop-after",
+			"nbproc", "cpu-map", "log-send-hostname", "hard-stop-after",
 			"expose-experimental-directives", "quiet", "localpeer", "server-state-file",
 			"server-state-base", "setenv", "presetenv", "unsetenv", "resetenv", "lua-load",
 			"strict-limits", "default-path", "zero-warning", "pidfile-mode", "external-check",
@@ -206,6 +214,7 @@ func (p *parser) inherit(cap Cap, s *Section) *Proxy {
 		Retries: d.Retries, Timeouts: d.Timeouts, Redispatch: d.Redispatch,
 		TCPCheck: d.TCPCheck, HTTPLog: d.HTTPLog, DontLogNull: d.DontLogNull,
 		HTTPServerClose: d.HTTPServerClose, HTTPKeepAlive: d.HTTPKeepAlive, TCPLog: d.TCPLog,
+		LogGlobal: d.LogGlobal, Logs: append([]LogTarget(nil), d.Logs...),
 	}
 	if cap&CapFrontend != 0 {
 		px.DefaultBackend, px.DefaultPos = d.DefaultBackend, d.DefaultPos
