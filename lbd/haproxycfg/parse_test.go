@@ -212,3 +212,22 @@ func TestResolve(t *testing.T) {
 	assert.Equal(t, "10.0.0.1", be.Servers[0].IP)
 	assert.Equal(t, "192.0.2.5", be.Servers[1].IP)
 }
+
+func TestLogTargets(t *testing.T) {
+	cfg, err := parseString(t, "global\nlog 127.0.0.1 local2\nlog stdout format raw local0 info\nlog-tag web\n"+
+		"defaults\nmode http\nlog global\noption httplog\nbackend b\nno log\nbackend c\nlog 10.0.0.1:5140 daemon\n")
+	require.NoError(t, err)
+	assert.Equal(t, []LogTarget{
+		{Pos: Pos{"t.cfg", 2}, Addr: "127.0.0.1:514", Facility: 18, Level: 7},
+		{Pos: Pos{"t.cfg", 3}, Addr: "stdout", Facility: 16, Level: 6, Raw: true},
+	}, cfg.Global.Logs)
+	assert.Equal(t, "web", cfg.Global.LogTag)
+	b, c := cfg.Proxy("b", CapBackend), cfg.Proxy("c", CapBackend)
+	assert.False(t, b.LogGlobal)
+	assert.True(t, c.LogGlobal && c.HTTPLog)
+	assert.Equal(t, "10.0.0.1:5140", c.Logs[0].Addr)
+	_, err = parseString(t, "global\nlog /dev/log local0\n")
+	assert.ErrorContains(t, err, "not supported by lbd")
+	_, err = parseString(t, "global\nlog 127.0.0.1 local9\n")
+	assert.ErrorContains(t, err, "unknown log facility 'local9'")
+}
