@@ -20,7 +20,8 @@ func randomRequest(rng *rand.Rand) (raw, method string) {
 	pick := func(xs ...string) string { return xs[rng.Intn(len(xs))] }
 	method = pick("GET", "GET", "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")
 	prefix := pick("/", "/rr/", "/static/", "/exact", "/std/", "/direct/", "/ret", "/acl/", "/outer/", "/lc/",
-		"/hash/", "/v11/", "/ka/", "/pics/", "/x/", "/STATIC/", "//rr//", "/rr/./")
+		"/hash/", "/v11/", "/ka/", "/pics/", "/x/", "/STATIC/", "//rr//", "/rr/./",
+		"/a.txt", "/dir", "/plain/", "/fallback/", "/nodir/", "/index.html")
 	var segs []string
 	for i := rng.Intn(4); i > 0; i-- {
 		segs = append(segs, pick("a", "b.php", "c.JPG", "d.jpg", "%41", "%2F", "e%20f", "..", ".", "", "inner", "g+h", "%C3%A9", "chunked", "status/404", "status/503", "redirect"))
@@ -36,7 +37,7 @@ func randomRequest(rng *rand.Rand) (raw, method string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s %s\r\n", method, path, version)
 	host := pick("www.example.com", "WWW.EXAMPLE.COM", "www.example.com:8080", "a.example.org", "x.regex.test",
-		"www.example.co", "unknown.test", "www.example.com.", "exact.example.net", "")
+		"www.example.co", "unknown.test", "www.example.com.", "exact.example.net", "static.test", "static.test", "")
 	if host != "" || version == "HTTP/1.1" && rng.Intn(8) != 0 {
 		if host == "" {
 			host = "www.example.com"
@@ -111,6 +112,7 @@ func TestDifferentialRandom(t *testing.T) {
 	vars := map[string]string{
 		"APP1": app1.addr(), "APP2": app2.addr(),
 		"DEAD1": freePort(t, "127.0.0.1"), "DEAD2": freePort(t, "127.0.0.1"), "HOLE": freePort(t, "127.0.0.1"),
+		"STATIC": staticRoot(t),
 	}
 	seed := int64(4)
 	if v, err := strconv.ParseInt(os.Getenv("PROXYD_DIFF_SEED"), 10, 64); err == nil {

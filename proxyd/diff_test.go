@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // diffConf is the configuration served by both nginx and proxyd in the
@@ -100,6 +101,16 @@ http {
 			location ~ /outer/inner { return 200 "nested regex\n"; }
 			proxy_pass http://single;
 		}
+	}
+	server {
+		listen {{LISTEN}};
+		server_name static.test;
+		root {{STATIC}};
+		types { text/css css; text/html html; }
+		location / { try_files $uri $uri/ =404; }
+		location /plain/ { }
+		location /fallback/ { try_files $uri /px/fallback?from=try; }
+		location /px/ { proxy_pass http://rr; }
 	}
 	server {
 		listen {{LISTEN}};
@@ -244,6 +255,15 @@ var diffCases = []diffCase{
 	{"unknown method", "127.0.0.1", []string{req("PURGE", "/rr/m", "www.example.com")}},
 	{"upstream without status line (HTTP/0.9)", "127.0.0.1", []string{req("GET", "/rr/http09", "www.example.com", "Connection: close")}},
 	{"head on return", "127.0.0.1", []string{req("HEAD", "/ret", "www.example.com")}},
+	{"static index", "127.0.0.1", []string{req("GET", "/", "static.test"), req("GET", "/index.html", "static.test")}},
+	{"static file", "127.0.0.1", []string{req("GET", "/a.txt", "static.test"), req("HEAD", "/a.txt", "static.test")}},
+	{"static directory redirect", "127.0.0.1", []string{req("GET", "/dir", "static.test"), req("GET", "/dir/", "static.test"), req("GET", "/plain?x=1", "static.test")}},
+	{"static directory without index", "127.0.0.1", []string{req("GET", "/nodir/", "static.test")}},
+	{"static missing", "127.0.0.1", []string{req("GET", "/missing", "static.test"), req("GET", "/plain/missing", "static.test")}},
+	{"static methods", "127.0.0.1", []string{req("POST", "/a.txt", "static.test", "Content-Length: 2") + "hi", req("DELETE", "/a.txt", "static.test"), req("POST", "/plain/missing", "static.test")}},
+	{"static types", "127.0.0.1", []string{req("GET", "/plain/x.css", "static.test"), req("GET", "/plain/y.unknown", "static.test")}},
+	{"static conditional", "127.0.0.1", []string{req("GET", "/plain/x.css", "static.test", "If-Modified-Since: Sat, 01 Jan 2022 00:00:00 GMT"), req("GET", "/plain/x.css", "static.test", "If-None-Match: \"61cf9980-9\"")}},
+	{"try_files fallback", "127.0.0.1", []string{req("GET", "/fallback/zzz?orig=1", "static.test")}},
 	{"connect timeout, next upstream", "127.0.0.1", []string{req("GET", "/hole/a", "www.example.com")}},
 	{"connect timeout 504", "127.0.0.1", []string{req("GET", "/hole1/a", "www.example.com")}},
 }
@@ -260,7 +280,7 @@ func TestDifferentialNginx(t *testing.T) {
 	vars := map[string]string{
 		"APP1": app1.addr(), "APP2": app2.addr(),
 		"DEAD1": freePort(t, "127.0.0.1"), "DEAD2": freePort(t, "127.0.0.1"),
-		"HOLE": blackhole(t),
+		"HOLE": blackhole(t), "STATIC": staticRoot(t),
 	}
 	type result struct {
 		resps   []*clientResp
@@ -393,4 +413,25 @@ func wsExchange(addr string) string {
 		sb.WriteString("echo: " + string(buf) + "\n")
 	}
 	return sb.String()
+}
+
+// staticRoot makes the document root of the static server, with fixed
+// modification times so that ETag and Last-Modified are predictable.
+func staticRoot(t *testing.T) string {
+	dir := t.TempDir()
+	files := map[string]string{
+		"index.html": "<p>index</p>\n", "a.txt": "hello file\n", "dir/index.html": "dir index\n",
+		"plain/x.css": "p { a:b }", "plain/y.unknown": "?", "nodir/.keep": "",
+	}
+	// nginx's workers run as "nobody": the directories must be readable
+	require.NoError(t, os.Chmod(dir, 0o755))
+	require.NoError(t, os.Chmod(filepath.Dir(dir), 0o755))
+	mtime := time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC)
+	for name, text := range files {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(text), 0o644))
+		require.NoError(t, os.Chtimes(p, mtime, mtime))
+	}
+	return dir
 }

@@ -30,9 +30,11 @@ type exchange struct {
 	upHeaders  []header // last upstream response headers
 	upURL      string   // "http://peer/uri" of the current try, for the error log
 
-	keepAlive        bool          // keep the client connection after this response
-	keepaliveTimeout time.Duration // keepalive_timeout of the chosen location
-	hijacked         bool          // connection taken over (WebSocket)
-	bodyRead         bool          // request body consumed
-	continued        bool          // 100 Continue sent
+	keepAlive        bool             // keep the client connection after this response
+	keepaliveTimeout time.Duration    // keepalive_timeout of the chosen location
+	hijacked         bool             // connection taken over (WebSocket)
+	bodyRead         bool             // request body consumed
+	continued        bool             // 100 Continue sent
+	redirects        int              // internal redirects so far
+	settings         *config.Settings // of the location in force, for the access log
 }

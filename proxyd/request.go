@@ -34,6 +34,7 @@ type request struct {
 	expect100    bool
 	headerLength int64 // bytes of request line and headers
 	sawHost      bool
+	redirected   bool // $uri changed by an internal redirect
 	sawLength    bool
 }
 

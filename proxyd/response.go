@@ -17,6 +17,7 @@ type respHead struct {
 	contentType   string
 	contentLength int64 // -1 when unknown
 	location      string
+	lastModified  string
 	headers       []header
 	serverTokens  bool
 }
@@ -125,6 +126,9 @@ func (x *exchange) writeHead(h *respHead) *bodyWriter {
 	if h.contentLength >= 0 {
 		put("Content-Length: ", strconv.FormatInt(h.contentLength, 10), "\r\n")
 	}
+	if h.lastModified != "" {
+		put("Last-Modified: ", h.lastModified, "\r\n")
+	}
 	if h.location != "" {
 		put("Location: ", h.location, "\r\n")
 	}
@@ -167,6 +171,9 @@ func (x *exchange) sendSpecialHeaders(status int, extra []header, tokens bool) {
 }
 
 func (x *exchange) sendSpecialFull(status int, location string, extra []header, tokens bool) {
+	// ngx_http_special_response_handler marks Expect as tested: no
+	// 100 Continue before its pages
+	x.continued = true
 	x.discardBeforeResponse()
 	page := errorPage(status, tokens)
 	if status == 494 { // "Request Header Or Cookie Too Large" goes out as 400

@@ -150,35 +150,48 @@ func (rt *runtime) handle(ctx context.Context, x *exchange) {
 			}
 		}
 		x.reqLength += r.headerLength
-		rt.writeAccessLog(x, s)
+		rt.writeAccessLog(x, x.settings)
 	}()
+	x.settings = s
 	x.keepaliveTimeout = s.KeepaliveTimeout
 	if srv.Return != nil {
 		rt.doReturn(x, srv.Return, s)
 		return
 	}
+	rt.route(ctx, x)
+}
+
+// route finds the location for the request's $uri and runs it; internal
+// redirects (index files, try_files) come back here. x.settings follows
+// the settings in force, for the access log.
+func (rt *runtime) route(ctx context.Context, x *exchange) {
+	r, srv := x.req, x.srv
+	s := srv.Settings
+	x.settings = s
 	loc, lcaps, rc := findLocation(srv.Locations, r.uri, nil)
 	if lcaps != nil {
 		x.caps = lcaps
 	}
-	if loc == nil {
-		x.sendSpecial(404, "", s.ServerTokens)
-		return
-	}
-	x.loc = loc
-	s = loc.Settings
-	x.keepaliveTimeout = s.KeepaliveTimeout
-	if rc == locRedirect {
-		target := r.uri + "/"
-		if r.args != "" {
-			target += "?" + r.args
+	if loc != nil {
+		x.loc = loc
+		s = loc.Settings
+		x.settings = s
+		x.keepaliveTimeout = s.KeepaliveTimeout
+		if rc == locRedirect {
+			target := r.uri + "/"
+			if r.args != "" {
+				target += "?" + r.args
+			}
+			x.sendSpecial(301, x.absoluteURL(target), s.ServerTokens)
+			return
 		}
-		x.sendSpecial(301, x.absoluteURL(target), s.ServerTokens)
-		return
-	}
-	if loc.Return != nil {
-		rt.doReturn(x, loc.Return, s)
-		return
+		if loc.Return != nil {
+			rt.doReturn(x, loc.Return, s)
+			return
+		}
+	} else {
+		// no location matches: nginx goes on with the server's settings
+		x.loc = nil
 	}
 	if !allowed(s.Access, x.c.remote.Addr()) {
 		rt.errLog.log("error", x, "access forbidden by rule", "")
@@ -192,16 +205,39 @@ func (rt *runtime) handle(ctx context.Context, x *exchange) {
 		x.sendSpecial(413, "", s.ServerTokens)
 		return
 	}
-	if loc.ProxyPass != nil {
+	if loc != nil && loc.ProxyPass != nil {
 		rt.proxy(ctx, x, loc)
 		return
 	}
-	x.sendSpecial(404, "", s.ServerTokens)
+	rt.static(ctx, x, s)
+}
+
+// internalRedirect restarts location selection with a new URI (and
+// arguments, if it has any), as ngx_http_internal_redirect does.
+func (rt *runtime) internalRedirect(ctx context.Context, x *exchange, uri string) {
+	r := x.req
+	x.redirects++
+	if x.redirects > maxURIChanges {
+		rt.errLog.log("error", x, fmt.Sprintf(`rewrite or internal redirection cycle while internally redirecting to "%s"`, uri), "")
+		x.sendSpecial(500, "", x.srv.Settings.ServerTokens)
+		return
+	}
+	if p, a, ok := strings.Cut(uri, "?"); ok {
+		uri, r.args = p, a
+	}
+	r.uri = uri
+	r.redirected = true
+	rt.route(ctx, x)
 }
 
 // doReturn answers as the return directive does.
 func (rt *runtime) doReturn(x *exchange, ret *config.Return, s *config.Settings) {
 	text := x.expand(rt.tpls.get(ret.Text))
+	if ret.Code < 400 || ret.Text != "" {
+		// ngx_http_send_response discards the body first (answering
+		// Expect), even for the redirects it then hands on
+		x.discardBeforeResponse()
+	}
 	switch {
 	case ret.Code == 444:
 		x.status = 444

@@ -12,6 +12,13 @@ import (
 // normalized URI matched by the location is replaced by it.
 func upstreamURI(r *request, loc *config.Location, pp *config.ProxyPass) string {
 	if !pp.HasURI {
+		if r.redirected {
+			u := escapeURI(r.uri)
+			if r.args != "" {
+				u += "?" + r.args
+			}
+			return u
+		}
 		return r.unparsedURI
 	}
 	rest := r.uri

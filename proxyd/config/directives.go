@@ -1,6 +1,11 @@
 package config
 
-import "halab/proxyd/nginxconf"
+import (
+	"strconv"
+	"strings"
+
+	"halab/proxyd/nginxconf"
+)
 
 // spec describes a directive: where it may appear, how many arguments it
 // takes and what it does. A nil fn accepts the directive and ignores it.
@@ -120,6 +125,43 @@ func init() {
 		"proxy_redirect":             {ctx: ctxHSL, min: 1, max: 2},
 		"proxy_intercept_errors":     flagSpec(ctxHSL, nil),
 		"proxy_socket_keepalive":     flagSpec(ctxHSL, nil),
+
+		// static files
+		"root": {ctx: ctxHSL, min: 1, max: 1, once: true, fn: func(b *builder, d *nginxconf.Directive, f *frame) error {
+			v := b.path(d.Args[0])
+			f.scope.root = &v
+			return nil
+		}},
+		"index": {ctx: ctxHSL, min: 1, max: -1, fn: func(b *builder, d *nginxconf.Directive, f *frame) error {
+			for _, a := range d.Args {
+				if a == "" {
+					return d.Errorf(`index "" in "index" directive is invalid`)
+				}
+				if err := checkVars(a); err != nil {
+					return d.Errorf("%s", err.Error())
+				}
+			}
+			f.scope.index = append(f.scope.index, d.Args...)
+			return nil
+		}},
+		"try_files": {ctx: ctxServer | ctxLocation, min: 2, max: -1, once: true, fn: func(b *builder, d *nginxconf.Directive, f *frame) error {
+			for _, a := range d.Args {
+				if err := checkVars(a); err != nil {
+					return d.Errorf("%s", err.Error())
+				}
+			}
+			last := d.Args[len(d.Args)-1]
+			if strings.HasPrefix(last, "@") {
+				return d.Errorf(`named locations are not supported by proxyd: "%s"`, last)
+			}
+			if strings.HasPrefix(last, "=") {
+				if n, err := strconv.Atoi(last[1:]); err != nil || n < 0 || n > 999 {
+					return d.Errorf(`invalid code "%s"`, last)
+				}
+			}
+			f.scope.tryFiles = d.Args
+			return nil
+		}},
 
 		// accepted for compatibility with stock nginx.conf files
 		"types": {ctx: ctxHSL, block: true, fn: (*builder).types},

@@ -41,6 +41,10 @@ func (b *builder) finish() error {
 		p.pp.Upstream = up
 	}
 
+	if b.httpScope.root == nil {
+		root := b.path("html")
+		b.httpScope.root = &root
+	}
 	if !b.httpScope.accessLogSet {
 		b.httpScope.accessLogSet = true
 		b.httpScope.accessLogs = []AccessLog{{Path: DefaultAccessLog, Format: h.LogFormats["combined"]}}

@@ -239,6 +239,9 @@ type Settings struct {
 	PassRequestHeaders  bool
 	PassRequestBody     bool
 	IgnoreClientAbort   bool
+	Root                string   // absolute path
+	Index               []string // index file names
+	TryFiles            []string // try_files arguments, the last being a URI or =CODE
 	DefaultType         string
 	Types               map[string]string // lowercased extension -> MIME type
 	HideHeaders         []string

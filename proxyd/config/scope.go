@@ -29,6 +29,9 @@ type scope struct {
 	passHeaders       *bool
 	passBody          *bool
 	ignoreAbort       *bool
+	root              *string
+	index             []string
+	tryFiles          []string
 	defaultType       *string
 	types             map[string]string
 	hideHeaders       []string
@@ -52,6 +55,7 @@ func defaultSettings() *Settings {
 		PassRequestHeaders: true,
 		PassRequestBody:    true,
 		DefaultType:        "text/plain",
+		Index:              []string{"index.html"},
 		// nginx's built-in map when no types block is given
 		Types: map[string]string{"html": "text/html", "gif": "image/gif", "jpg": "image/jpeg"},
 	}
@@ -95,6 +99,15 @@ func (s *scope) merge(parent *Settings) *Settings {
 	}
 	if s.clientMaxBody != nil {
 		out.ClientMaxBodySize = *s.clientMaxBody
+	}
+	if s.root != nil {
+		out.Root = *s.root
+	}
+	if s.index != nil {
+		out.Index = s.index
+	}
+	if s.tryFiles != nil {
+		out.TryFiles = s.tryFiles
 	}
 	if s.types != nil {
 		out.Types = s.types
