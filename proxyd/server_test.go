@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"testing"
 	"time"
@@ -257,4 +258,28 @@ http {
 		require.NoError(t, err, host)
 		assert.Equal(t, strings.Trim(host, "[]")+"\n", body)
 	}
+}
+
+func TestNoGoroutineLeak(t *testing.T) {
+	app := startBackend(t, "app", "127.0.0.1:0")
+	before := goruntime.NumGoroutine()
+	dir := t.TempDir()
+	vars := map[string]string{"DIR": dir, "LISTEN": freePort(t, "127.0.0.1"), "APP": app.addr(), "VERSION": "v1", "ACCESS": "off"}
+	srv, err := New(loadConf(t, dir, vars), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	// keep-alive clients, a request in flight, an idle connection
+	client := &http.Client{Timeout: 5 * time.Second}
+	for i := 0; i < 20; i++ {
+		_, _, err := httpGet(client, "http://"+vars["LISTEN"]+"/x")
+		require.NoError(t, err)
+	}
+	idle, err := net.Dial("tcp", vars["LISTEN"])
+	require.NoError(t, err)
+	defer idle.Close()
+	go func() { _, _, _ = httpGet(&http.Client{Timeout: 5 * time.Second}, "http://"+vars["LISTEN"]+"/x/pause") }()
+	time.Sleep(100 * time.Millisecond)
+	srv.Close()
+	client.CloseIdleConnections()
+	require.Eventually(t, func() bool { return goruntime.NumGoroutine() <= before+2 }, 5*time.Second, 20*time.Millisecond,
+		"goroutines: before %d, now %d", before, goruntime.NumGoroutine())
 }
