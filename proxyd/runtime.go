@@ -154,6 +154,7 @@ func (rt *runtime) handle(ctx context.Context, x *exchange) {
 	}()
 	x.settings = s
 	x.keepaliveTimeout = s.KeepaliveTimeout
+	x.limitKeepalive(s)
 	if srv.Return != nil {
 		rt.doReturn(x, srv.Return, s)
 		return
@@ -177,6 +178,7 @@ func (rt *runtime) route(ctx context.Context, x *exchange) {
 		s = loc.Settings
 		x.settings = s
 		x.keepaliveTimeout = s.KeepaliveTimeout
+		x.limitKeepalive(s)
 		if rc == locRedirect {
 			target := r.uri + "/"
 			if r.args != "" {
@@ -276,4 +278,12 @@ func (x *exchange) contentType(s *config.Settings) string {
 		}
 	}
 	return s.DefaultType
+}
+
+// limitKeepalive applies keepalive_requests and keepalive_timeout 0: the
+// response that reaches the limit says "Connection: close".
+func (x *exchange) limitKeepalive(s *config.Settings) {
+	if s.KeepaliveTimeout <= 0 || x.c.requests >= s.KeepaliveRequests {
+		x.keepAlive = false
+	}
 }

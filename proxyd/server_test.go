@@ -283,3 +283,19 @@ func TestNoGoroutineLeak(t *testing.T) {
 	require.Eventually(t, func() bool { return goruntime.NumGoroutine() <= before+2 }, 5*time.Second, 20*time.Millisecond,
 		"goroutines: before %d, now %d", before, goruntime.NumGoroutine())
 }
+
+func TestKeepaliveRequests(t *testing.T) {
+	r := startProxyd(t, `
+events {}
+http {
+	access_log off;
+	keepalive_requests 3;
+	server { listen {{LISTEN}}; location / { return 200 "ok\n"; } }
+}`, nil)
+	raw := "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+	res := exchangeRaw(r.addr, "127.0.0.1", []string{raw, raw, raw, raw}, []string{"GET", "GET", "GET", "GET"})
+	require.Len(t, res, 4)
+	assert.Contains(t, res[1].String(), "Connection: keep-alive")
+	assert.Contains(t, res[2].String(), "Connection: close")
+	assert.NotEmpty(t, res[3].err, "the connection closed after the third request")
+}
