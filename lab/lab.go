@@ -124,7 +124,7 @@ func Up(ctx context.Context, t *Topology, opts ...Option) (l *Lab, err error) {
 	if err := writeJSON(filepath.Join(dir, "state.json"), st); err != nil {
 		return l, err
 	}
-	if err := l.startInits(ctx); err != nil {
+	if err := l.startInits(ctx, hiddenDirs(o.binDir)); err != nil {
 		return l, err
 	}
 	for name, n := range l.nodes {
@@ -184,6 +184,27 @@ func writeFileAtomic(path string, b []byte) error {
 	return os.Rename(tmp, path)
 }
 
+// privateDirs are the host directories a node has its own tmpfs over.
+var privateDirs = []string{"/run", "/var/log", "/tmp"}
+
+// hiddenDirs returns dir (absolute) when a node's private tmpfs would hide
+// it, so the node init binds it back in at the same path.
+func hiddenDirs(dir string) []string {
+	if dir == "" {
+		return nil
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil
+	}
+	for _, p := range privateDirs {
+		if abs == p || strings.HasPrefix(abs, p+"/") {
+			return []string{abs}
+		}
+	}
+	return nil
+}
+
 // nodeSysctls are applied in every node before its links exist.
 func nodeSysctls(spec NodeSpec) map[string]string {
 	s := map[string]string{
@@ -207,7 +228,7 @@ func nodeSysctls(spec NodeSpec) map[string]string {
 }
 
 // startInits starts the switch's and every node's init, in parallel.
-func (l *Lab) startInits(ctx context.Context) error {
+func (l *Lab) startInits(ctx context.Context, binds []string) error {
 	type started struct {
 		name  string
 		cmd   *exec.Cmd
@@ -224,7 +245,7 @@ func (l *Lab) startInits(ctx context.Context) error {
 		for k, v := range spec.Sysctls {
 			sys[k] = v
 		}
-		cmd, ready, err := l.spawnInit(spec.Name, sys)
+		cmd, ready, err := l.spawnInit(initConfig{Lab: l.name, Node: spec.Name, Sysctls: sys, Binds: binds})
 		if err != nil {
 			errs = append(errs, err)
 			break
@@ -251,8 +272,9 @@ func (l *Lab) startInits(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (l *Lab) spawnInit(node string, sysctls map[string]string) (*exec.Cmd, *os.File, error) {
-	cfg, err := json.Marshal(initConfig{Lab: l.name, Node: node, Sysctls: sysctls})
+func (l *Lab) spawnInit(ic initConfig) (*exec.Cmd, *os.File, error) {
+	node := ic.Node
+	cfg, err := json.Marshal(ic)
 	if err != nil {
 		return nil, nil, err
 	}

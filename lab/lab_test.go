@@ -463,3 +463,28 @@ func TestStatusShowsVRRP(t *testing.T) {
 	WriteStatus(&b, l.Name(), st)
 	assert.Contains(t, b.String(), "95 (configured 85)")
 }
+
+// TestBinDirUnderTmp: halab built in a checkout under /tmp (as a CI clone
+// may be) still runs its binaries in nodes, whose /tmp is private.
+func TestBinDirUnderTmp(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir() // under /tmp
+	data, err := os.ReadFile(filepath.Join(testBinDir, "labapp"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "labapp"), data, 0o755))
+	topo, err := LoadTopology(filepath.Join("..", "topologies", "simple.yaml"))
+	require.NoError(t, err)
+	topo.Name = "lt-tmpbin"
+	_ = Down(context.Background(), topo.Name)
+	l, err := Up(context.Background(), topo, WithBinDir(dir))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = l.Down(context.Background()) })
+	out, err := waitHTTP(context.Background(), l.MustNode("nginx01"), "http://10.0.2.21/")
+	require.NoError(t, err, out)
+	assert.Contains(t, out, `"app":"app01"`)
+	// The node's /tmp stays its own apart from that directory.
+	_, err = l.MustNode("app01").Run(context.Background(), "sh", "-c", "echo x > /tmp/own && test -x "+filepath.Join(dir, "labapp"))
+	require.NoError(t, err)
+	_, err = os.Stat("/tmp/own")
+	assert.True(t, errors.Is(err, os.ErrNotExist))
+}

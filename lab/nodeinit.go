@@ -36,6 +36,10 @@ type initConfig struct {
 	Lab     string            `json:"lab"`
 	Node    string            `json:"node"`
 	Sysctls map[string]string `json:"sysctls"`
+	// Binds are host directories under /run, /var/log or /tmp that the
+	// node sees at the same path over its private tmpfs (halab's binaries
+	// when they were built in such a place).
+	Binds []string `json:"binds,omitempty"`
 }
 
 func init() {
@@ -92,6 +96,14 @@ func setupNode(cfg initConfig) error {
 	if err != nil {
 		return fmt.Errorf("open %s: %w", stateDir, err)
 	}
+	var binds []int
+	for _, b := range cfg.Binds {
+		fd, err := unix.Open(b, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open %s: %w", b, err)
+		}
+		binds = append(binds, fd)
+	}
 	skel := dirSkeleton("/var/log", 2)
 	for _, m := range []struct {
 		dir  string
@@ -117,6 +129,15 @@ func setupNode(cfg initConfig) error {
 		return fmt.Errorf("bind %s: %w", stateDir, err)
 	}
 	_ = unix.Close(state)
+	for i, b := range cfg.Binds {
+		if err := os.MkdirAll(b, 0o755); err != nil {
+			return err
+		}
+		if err := unix.Mount(fmt.Sprintf("/proc/self/fd/%d", binds[i]), b, "", unix.MS_BIND|unix.MS_RDONLY, ""); err != nil {
+			return fmt.Errorf("bind %s: %w", b, err)
+		}
+		_ = unix.Close(binds[i])
+	}
 	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return fmt.Errorf("mount /proc: %w", err)
 	}
