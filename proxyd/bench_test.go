@@ -291,20 +291,8 @@ func freePortB(b *testing.B) string {
 // treeRSS sums VmRSS (KiB) of pid and its direct children.
 func treeRSS(pid int) int {
 	total := rssOf(pid)
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
-		if len(f) > 2 && f[1] == strconv.Itoa(pid) {
-			total += rssOf(p)
-		}
+	for _, c := range childrenOf(pid) {
+		total += rssOf(c)
 	}
 	return total
 }
@@ -312,6 +300,15 @@ func treeRSS(pid int) int {
 // treeCPU sums user and system CPU time of pid and its direct children.
 func treeCPU(pid int) time.Duration {
 	total := cpuOf(pid)
+	for _, c := range childrenOf(pid) {
+		total += cpuOf(c)
+	}
+	return total
+}
+
+// childrenOf lists the direct children of pid (nginx's workers).
+func childrenOf(pid int) []int {
+	var out []int
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		p, err := strconv.Atoi(e.Name())
@@ -324,10 +321,10 @@ func treeCPU(pid int) time.Duration {
 		}
 		f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
 		if len(f) > 2 && f[1] == strconv.Itoa(pid) {
-			total += cpuOf(p)
+			out = append(out, p)
 		}
 	}
-	return total
+	return out
 }
 
 // cpuOf reads utime+stime from /proc/PID/stat (clock ticks of 10 ms).
