@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"halab/internal/tcpdial"
 )
 
 // upConn is a connection to an upstream peer.
@@ -32,9 +34,7 @@ func (u *upConn) close() {
 
 // dial connects to a peer within timeout. ctx only cancels the dial.
 func dial(ctx context.Context, addr netip.AddrPort, timeout time.Duration) (*upConn, error) {
-	// no TCP keep-alive probes on upstream connections (nginx's default)
-	d := net.Dialer{Timeout: timeout, KeepAlive: -1}
-	nc, err := d.DialContext(ctx, "tcp", addr.String())
+	nc, err := tcpdial.Dial(ctx, addr, timeout)
 	if err != nil {
 		return nil, err
 	}

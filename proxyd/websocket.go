@@ -35,7 +35,7 @@ func tunnel(c *clientConn, u *upConn, idle time.Duration) int64 {
 }
 
 func closeWrite(c net.Conn) {
-	if tc, ok := c.(*net.TCPConn); ok {
+	if tc, ok := c.(interface{ CloseWrite() error }); ok {
 		_ = tc.CloseWrite()
 		return
 	}
