@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"halab/internal/wrkbench"
 	"halab/lab"
 )
 
@@ -16,7 +17,7 @@ import (
 // node, the balancer node running Debian's haproxy then lbd with the same
 // configuration (the article's backend), labapp on two app nodes. 50
 // connections, with and without keep-alive, and with a persistence
-// cookie. Each case runs twice per implementation (see compareRuns).
+// cookie. Each case runs twice per implementation (see wrkbench.Compare).
 func BenchmarkLabHAProxyVsLBD(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("lab benchmarks need root")
@@ -56,12 +57,7 @@ func BenchmarkLabHAProxyVsLBD(b *testing.B) {
 		b.Fatal(err)
 	}
 	client, balancer := l.MustNode("client"), l.MustNode("haproxy01")
-	cases := map[string][]string{
-		"keepalive": nil,
-		"close":     {"Connection: close"},
-		"cookie":    {"Cookie: JSESSIONID=app01~0123456789abcdef"},
-	}
-	compareRuns(b, func(cs, impl string) wrkResult {
+	wrkbench.Compare(b, [2]string{"haproxy", "lbd"}, benchCases, 2, func(cs, impl string) wrkbench.Result {
 		bin := haproxyBin
 		if impl == "lbd" {
 			bin = filepath.Join(dir, "lbd")
@@ -84,15 +80,10 @@ func BenchmarkLabHAProxyVsLBD(b *testing.B) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		args := []string{"wrk", "-t2", "-c50", "-d" + benchDuration.String(), "--latency", "--timeout", "5s"}
-		for _, h := range cases[cs] {
-			args = append(args, "-H", h)
-		}
-		args = append(args, "http://10.0.1.31:8080/")
-		out, err := client.Run(ctx, args...)
+		out, err := client.Run(ctx, wrkbench.Args(50, benchDuration, benchHeaders[cs], "http://10.0.1.31:8080/")...)
 		if err != nil {
 			b.Fatalf("wrk: %v\n%s", err, out)
 		}
-		return parseWrk(out)
+		return wrkbench.Parse(out)
 	})
 }

@@ -1,0 +1,52 @@
+package wrkbench
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+const report = `Running 1s test @ http://127.0.0.1:9002/
+  2 threads and 50 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     8.10ms    3.05ms  26.16ms   69.70%
+    Req/Sec     2.83k   237.09     3.17k    75.00%
+  Latency Distribution
+     50%    7.72ms
+     75%    9.94ms
+     90%   12.21ms
+     99%   {P99}
+  5705 requests in 1.02s, 2.29MB read
+{ERRS}Requests/sec:   5611.51
+Transfer/sec:      2.25MB
+`
+
+func TestParse(t *testing.T) {
+	for _, tc := range []struct {
+		name, p99, errs string
+		want            Result
+	}{
+		{"milliseconds", "16.90ms", "", Result{RPS: 5611.51, P99ms: 16.90}},
+		{"microseconds", "950.00us", "", Result{RPS: 5611.51, P99ms: 0.95}},
+		{"seconds", "1.20s", "", Result{RPS: 5611.51, P99ms: 1200}},
+		{"errors", "16.90ms", "  Socket errors: connect 0, read 3, write 1, timeout 2\n  Non-2xx or 3xx responses: 7\n",
+			Result{RPS: 5611.51, P99ms: 16.90, Errors: 13}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := strings.NewReplacer("{P99}", tc.p99, "{ERRS}", tc.errs).Replace(report)
+			got := Parse(out)
+			assert.InDelta(t, tc.want.RPS, got.RPS, 1e-9)
+			assert.InDelta(t, tc.want.P99ms, got.P99ms, 1e-9)
+			assert.Equal(t, tc.want.Errors, got.Errors)
+		})
+	}
+	assert.Equal(t, Result{}, Parse("wrk: connection refused"))
+}
+
+func TestArgs(t *testing.T) {
+	assert.Equal(t,
+		[]string{"wrk", "-t2", "-c50", "-d3s", "--latency", "--timeout", "5s", "-H", "Connection: close", "http://10.0.1.11/"},
+		Args(50, 3*time.Second, []string{"Connection: close"}, "http://10.0.1.11/"))
+}
