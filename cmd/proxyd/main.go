@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -228,6 +229,8 @@ func daemonize(name string, args []string, stderr io.Writer) int {
 // SIGQUIT stops gracefully.
 func serve(name, conf, prefix string, extra []*nginxconf.Directive, cfg *config.Config, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	autoThreads := runtime.GOMAXPROCS(0)
+	applyWorkers(cfg.WorkerProcesses, autoThreads)
 	stopProfile := startProfile()
 	defer stopProfile()
 	srv, err := proxyd.New(cfg, log)
@@ -251,6 +254,9 @@ func serve(name, conf, prefix string, extra []*nginxconf.Directive, cfg *config.
 			next, err := config.Load(conf, config.Options{Prefix: prefix, Extra: extra})
 			if err == nil {
 				err = srv.Reload(next)
+			}
+			if err == nil {
+				applyWorkers(next.WorkerProcesses, autoThreads)
 			}
 			if err != nil {
 				log.Error("reload failed, keeping the running configuration", "err", nginxMsg(err))

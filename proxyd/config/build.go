@@ -98,6 +98,8 @@ func Build(file string, tree []*nginxconf.Directive, opts Options) (*Config, err
 			Daemon:   true,
 			PID:      "/run/nginx.pid",
 			ErrorLog: "stderr",
+			// nginx's default
+			WorkerProcesses: "1",
 		},
 		opts: opts,
 	}
