@@ -16,6 +16,10 @@ type Result struct {
 	RPS    float64 // requests per second
 	P99ms  float64 // 99th percentile latency in milliseconds
 	Errors float64 // socket errors and non-2xx/3xx answers
+	// CPUPerReq is the daemon's CPU time per request in microseconds,
+	// when the caller measured it: less sensitive than req/s to other
+	// load on a shared machine.
+	CPUPerReq float64
 }
 
 // Args is wrk's command line for conns connections over two threads for d,
@@ -93,6 +97,9 @@ func Compare(b *testing.B, impls [2]string, cases []string, rounds int, run func
 				b.ReportMetric(r.RPS, "req/s")
 				b.ReportMetric(r.P99ms, "p99-ms")
 				b.ReportMetric(r.Errors, "errors")
+				if r.CPUPerReq > 0 {
+					b.ReportMetric(r.CPUPerReq, "cpu-us/req")
+				}
 			})
 		}
 	}

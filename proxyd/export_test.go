@@ -1,0 +1,7 @@
+package proxyd
+
+// Helpers the external lab benchmark uses.
+var (
+	TreeRSS = treeRSS
+	TreeCPU = treeCPU
+)
