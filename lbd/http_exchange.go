@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"time"
 )
@@ -114,11 +113,7 @@ func (c *clientConn) connect(be *Backend, srv *Server, sc *serverConn) (*serverC
 	if idle := srv.getIdle(); idle != nil {
 		return idle, nil
 	}
-	d := net.Dialer{Timeout: be.Cfg.Timeouts.Connect}
-	if d.Timeout == 0 {
-		d.Timeout = 30 * time.Second
-	}
-	conn, err := d.Dial("tcp", srv.address(int(c.dst.Port())))
+	conn, err := srv.dial(int(c.dst.Port()), firstSet(be.Cfg.Timeouts.Connect, 30*time.Second))
 	if err != nil {
 		return nil, errors.Join(errConnect, err)
 	}

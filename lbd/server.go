@@ -1,12 +1,15 @@
 package lbd
 
 import (
+	"context"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"halab/internal/tcpdial"
 	"halab/lbd/haproxycfg"
 )
 
@@ -97,6 +100,21 @@ func (s *Server) address(localPort int) string {
 		port = localPort
 	}
 	return net.JoinHostPort(s.host(), strconv.Itoa(port))
+}
+
+// dial connects to the server (on localPort when it names none) within
+// timeout. An IP address is dialled with internal/tcpdial, the system calls
+// HAProxy makes; a name with the net package's resolver.
+func (s *Server) dial(localPort int, timeout time.Duration) (net.Conn, error) {
+	port := s.Cfg.Port
+	if port == 0 {
+		port = localPort
+	}
+	if ip, err := netip.ParseAddr(s.host()); err == nil {
+		return tcpdial.Dial(context.Background(), netip.AddrPortFrom(ip, uint16(port)), timeout)
+	}
+	d := net.Dialer{Timeout: timeout}
+	return d.Dial("tcp", s.address(localPort))
 }
 
 // host is the resolved server address (the name when not resolved).

@@ -26,9 +26,8 @@ func (c *clientConn) serveTCP() {
 	var conn net.Conn
 	for attempt := 0; ; attempt++ {
 		srv.total.Add(1)
-		d := net.Dialer{Timeout: firstSet(be.Cfg.Timeouts.Connect, 30*time.Second)}
 		var err error
-		conn, err = d.Dial("tcp", srv.address(int(c.dst.Port())))
+		conn, err = srv.dial(int(c.dst.Port()), firstSet(be.Cfg.Timeouts.Connect, 30*time.Second))
 		if err == nil {
 			break
 		}
