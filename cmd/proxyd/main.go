@@ -13,11 +13,11 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 
+	"halab/internal/procs"
 	"halab/proxyd"
 	"halab/proxyd/config"
 	"halab/proxyd/nginxconf"
@@ -229,8 +229,8 @@ func daemonize(name string, args []string, stderr io.Writer) int {
 // SIGQUIT stops gracefully.
 func serve(name, conf, prefix string, extra []*nginxconf.Directive, cfg *config.Config, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	autoThreads := runtime.GOMAXPROCS(0)
-	applyWorkers(cfg.WorkerProcesses, autoThreads)
+	threads := procs.New()
+	threads.Apply(workerCount(cfg.WorkerProcesses))
 	stopProfile := startProfile()
 	defer stopProfile()
 	srv, err := proxyd.New(cfg, log)
@@ -256,7 +256,7 @@ func serve(name, conf, prefix string, extra []*nginxconf.Directive, cfg *config.
 				err = srv.Reload(next)
 			}
 			if err == nil {
-				applyWorkers(next.WorkerProcesses, autoThreads)
+				threads.Apply(workerCount(next.WorkerProcesses))
 			}
 			if err != nil {
 				log.Error("reload failed, keeping the running configuration", "err", nginxMsg(err))

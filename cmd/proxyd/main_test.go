@@ -63,3 +63,9 @@ func TestSignalFlag(t *testing.T) {
 	assert.Equal(t, 1, run([]string{"proxyd", "-c", conf, "-s", "stop"}, &out))
 	assert.Contains(t, out.String(), "[alert] kill(")
 }
+
+func TestWorkerCount(t *testing.T) {
+	for setting, want := range map[string]int{"1": 1, "4": 4, "auto": 0, "0": 0} {
+		assert.Equal(t, want, workerCount(setting), setting)
+	}
+}
