@@ -3,6 +3,7 @@ package lbd
 import (
 	"bufio"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -18,7 +19,7 @@ func (in *Instance) Prometheus() string {
 		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", m.name, m.help, m.name, m.typ)
 	}
 	family(promMetric{"haproxy_process_nbthread", "Number of started threads (global.nbthread)", "gauge"})
-	fmt.Fprintf(&b, "haproxy_process_nbthread %d\n", max(in.Cfg.Global.NbThread, 1))
+	fmt.Fprintf(&b, "haproxy_process_nbthread %d\n", runtime.GOMAXPROCS(0))
 	family(promMetric{"haproxy_process_uptime_seconds", "How long ago this worker process was started (seconds)", "gauge"})
 	fmt.Fprintf(&b, "haproxy_process_uptime_seconds %d\n", int(time.Since(in.start).Seconds()))
 	rows := in.statsRows()

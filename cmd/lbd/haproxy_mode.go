@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"halab/internal/procs"
 	"halab/lbd"
 	"halab/lbd/haproxycfg"
 )
@@ -68,6 +69,9 @@ func runHAProxyWith(args []string, stdout, stderr io.Writer, stop context.Contex
 	if o.quiet {
 		log = slog.New(lbd.NewHAProxyHandler(stderr, slog.LevelError))
 	}
+	// nbthread threads of HAProxy: as many goroutines at once
+	threads := procs.New()
+	threads.Apply(cfg.Global.NbThread)
 	in, err := lbd.New(cfg, log)
 	if err != nil {
 		alert("%v", err)
@@ -110,7 +114,7 @@ func runHAProxyWith(args []string, stdout, stderr io.Writer, stop context.Contex
 		case sig := <-sigs:
 			switch sig {
 			case syscall.SIGHUP, syscall.SIGUSR2:
-				in = reload(in, o, stderr, pid, log)
+				in = reload(in, o, stderr, pid, log, threads)
 			case syscall.SIGUSR1:
 				log.Warn("Stopping lbd (soft stop requested by SIGUSR1).")
 				ctx, cancel := context.WithTimeout(context.Background(), drainLimit)
@@ -172,7 +176,7 @@ func loadConfig(o *hapFlags, stderr io.Writer, pid int) (*haproxycfg.Config, boo
 // reload builds a new instance from the same files, hands the listening
 // sockets over, and lets the old instance finish its requests in the
 // background. On any error the old instance keeps running.
-func reload(old *lbd.Instance, o *hapFlags, stderr io.Writer, pid int, log *slog.Logger) *lbd.Instance {
+func reload(old *lbd.Instance, o *hapFlags, stderr io.Writer, pid int, log *slog.Logger, threads *procs.Setter) *lbd.Instance {
 	log.Info("Reloading lbd")
 	cfg, ok := loadConfig(o, stderr, pid)
 	if !ok {
@@ -202,6 +206,7 @@ func reload(old *lbd.Instance, o *hapFlags, stderr io.Writer, pid int, log *slog
 			l.Close()
 		}
 	}
+	threads.Apply(cfg.Global.NbThread)
 	next.Serve()
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), drainLimit)
