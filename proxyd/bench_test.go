@@ -21,6 +21,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"halab/internal/wrkbench"
 	"halab/proxyd/config"
 )
 
@@ -215,14 +216,14 @@ func BenchmarkNginxVsProxyd(b *testing.B) {
 					cmd = startProcess(b, bin, []string{"-p", rdir + "/", "-c", conf}, addr)
 				}
 				runLoad(addr, 10, ka, 300*time.Millisecond) // warm up
-				cpu0 := treeCPU(cmd.Process.Pid)
+				cpu0 := wrkbench.TreeCPU(cmd.Process.Pid)
 				b.ResetTimer()
 				r := runLoad(addr, 50, ka, benchSeconds())
 				b.StopTimer()
 				if r.requests > 0 {
 					// CPU time of the proxy per request: a figure less
 					// sensitive than req/s to other load on the machine
-					cpu := treeCPU(cmd.Process.Pid) - cpu0
+					cpu := wrkbench.TreeCPU(cmd.Process.Pid) - cpu0
 					b.ReportMetric(float64(cpu.Microseconds())/float64(r.requests), "cpu-us/req")
 				}
 				b.ReportMetric(r.rps, "req/s")
@@ -275,7 +276,7 @@ func BenchmarkIdleRSS(b *testing.B) {
 				_, _ = io.Copy(io.Discard, res.bodyReader(br, "GET"))
 			}
 			time.Sleep(500 * time.Millisecond)
-			b.ReportMetric(float64(treeRSS(cmd.Process.Pid))/1024, "RSS-MiB")
+			b.ReportMetric(float64(wrkbench.TreeRSS(cmd.Process.Pid))/1024, "RSS-MiB")
 		})
 	}
 }
@@ -286,74 +287,6 @@ func freePortB(b *testing.B) string {
 	addr := l.Addr().String()
 	_ = l.Close()
 	return addr
-}
-
-// treeRSS sums VmRSS (KiB) of pid and its direct children.
-func treeRSS(pid int) int {
-	total := rssOf(pid)
-	for _, c := range childrenOf(pid) {
-		total += rssOf(c)
-	}
-	return total
-}
-
-// treeCPU sums user and system CPU time of pid and its direct children.
-func treeCPU(pid int) time.Duration {
-	total := cpuOf(pid)
-	for _, c := range childrenOf(pid) {
-		total += cpuOf(c)
-	}
-	return total
-}
-
-// childrenOf lists the direct children of pid (nginx's workers).
-func childrenOf(pid int) []int {
-	var out []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
-		if len(f) > 2 && f[1] == strconv.Itoa(pid) {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// cpuOf reads utime+stime from /proc/PID/stat (clock ticks of 10 ms).
-func cpuOf(pid int) time.Duration {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.Atoi(f[11])
-	st, _ := strconv.Atoi(f[12])
-	return time.Duration(ut+st) * 10 * time.Millisecond
-}
-
-func rssOf(pid int) int {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(l, "VmRSS:") {
-			n, _ := strconv.Atoi(strings.Fields(l)[1])
-			return n
-		}
-	}
-	return 0
 }
 
 // BenchmarkProxydInProcess drives an in-process proxyd with the same

@@ -15,7 +15,6 @@ import (
 
 	"halab/internal/wrkbench"
 	"halab/lab"
-	"halab/proxyd"
 )
 
 // benchDuration bounds each wrk run in the lab benchmark.
@@ -131,14 +130,14 @@ func BenchmarkLabNginxVsProxyd(b *testing.B) {
 		load, workers, _ := strings.Cut(cs, "-w")
 		p, stop := start(impl, workers)
 		defer stop()
-		cpu0 := proxyd.TreeCPU(p.PID())
+		cpu0 := wrkbench.TreeCPU(p.PID())
 		out, err := client.Run(ctx, wrkbench.Args(50, benchDuration, headers[load], "http://10.0.1.11/")...)
 		if err != nil {
 			b.Fatalf("wrk: %v\n%s", err, out)
 		}
 		r := wrkbench.Parse(out)
 		if n := r.RPS * benchDuration.Seconds(); n > 0 {
-			r.CPUPerReq = float64((proxyd.TreeCPU(p.PID()) - cpu0).Microseconds()) / n
+			r.CPUPerReq = float64((wrkbench.TreeCPU(p.PID()) - cpu0).Microseconds()) / n
 		}
 		return r
 	})
@@ -156,7 +155,7 @@ func BenchmarkLabNginxVsProxyd(b *testing.B) {
 				b.Fatal(err)
 			}
 			time.Sleep(500 * time.Millisecond)
-			b.ReportMetric(float64(proxyd.TreeRSS(p.PID()))/1024, "RSS-MiB")
+			b.ReportMetric(float64(wrkbench.TreeRSS(p.PID()))/1024, "RSS-MiB")
 		})
 	}
 }
