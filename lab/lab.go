@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -476,9 +477,15 @@ func Down(ctx context.Context, name string) error {
 	// the node's processes; the namespaces go when their last holder does.
 	inits := killInits(ctx, name)
 	// A node forked by a `lab up` that was killed at that moment may exec
-	// its init just now: look once more.
-	for node, pid := range killInits(ctx, name) {
-		inits[node] = pid
+	// its init just now (and die at once of its parent-death signal): look
+	// again until none shows, for at most a second.
+	for range 50 {
+		more := killInits(ctx, name)
+		if len(more) == 0 {
+			break
+		}
+		maps.Copy(inits, more)
+		time.Sleep(20 * time.Millisecond)
 	}
 	// 2. Remove the `ip netns` names. Names come from the saved topology,
 	// so a crash half way leaves nothing we cannot find.
