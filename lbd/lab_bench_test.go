@@ -81,23 +81,12 @@ func BenchmarkLabHAProxyVsLBD(b *testing.B) {
 			defer scancel()
 			p.Stop(sctx)
 		}()
-		for i := 0; ; i++ {
-			if _, err := client.Run(ctx, "bash", "-c", "exec 3<>/dev/tcp/10.0.1.31/8080"); err == nil {
-				break
-			}
-			if i > 100 {
-				b.Fatalf("%s does not listen", impl)
-			}
-			time.Sleep(50 * time.Millisecond)
+		if err := wrkbench.WaitListening(ctx, client, "10.0.1.31:8080"); err != nil {
+			b.Fatalf("%s: %v", impl, err)
 		}
-		cpu0 := wrkbench.TreeCPU(p.PID())
-		out, err := client.Run(ctx, wrkbench.Args(50, benchDuration, benchHeaders[cs], "http://10.0.1.31:8080/")...)
+		r, err := wrkbench.RunIn(ctx, client, p.PID(), 50, benchDuration, benchHeaders[cs], "http://10.0.1.31:8080/")
 		if err != nil {
-			b.Fatalf("wrk: %v\n%s", err, out)
-		}
-		r := wrkbench.Parse(out)
-		if n := r.RPS * benchDuration.Seconds(); n > 0 {
-			r.CPUPerReq = float64((wrkbench.TreeCPU(p.PID()) - cpu0).Microseconds()) / n
+			b.Fatal(err)
 		}
 		return r
 	})

@@ -105,14 +105,8 @@ func BenchmarkLabNginxVsProxyd(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		for i := 0; ; i++ {
-			if _, err := client.Run(ctx, "bash", "-c", "exec 3<>/dev/tcp/10.0.1.11/80"); err == nil {
-				break
-			}
-			if i > 100 {
-				b.Fatalf("%s does not listen", impl)
-			}
-			time.Sleep(50 * time.Millisecond)
+		if err := wrkbench.WaitListening(ctx, client, "10.0.1.11:80"); err != nil {
+			b.Fatalf("%s: %v", impl, err)
 		}
 		return p, func() {
 			sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -130,14 +124,9 @@ func BenchmarkLabNginxVsProxyd(b *testing.B) {
 		load, workers, _ := strings.Cut(cs, "-w")
 		p, stop := start(impl, workers)
 		defer stop()
-		cpu0 := wrkbench.TreeCPU(p.PID())
-		out, err := client.Run(ctx, wrkbench.Args(50, benchDuration, headers[load], "http://10.0.1.11/")...)
+		r, err := wrkbench.RunIn(ctx, client, p.PID(), 50, benchDuration, headers[load], "http://10.0.1.11/")
 		if err != nil {
-			b.Fatalf("wrk: %v\n%s", err, out)
-		}
-		r := wrkbench.Parse(out)
-		if n := r.RPS * benchDuration.Seconds(); n > 0 {
-			r.CPUPerReq = float64((wrkbench.TreeCPU(p.PID()) - cpu0).Microseconds()) / n
+			b.Fatal(err)
 		}
 		return r
 	})

@@ -50,3 +50,12 @@ func TestArgs(t *testing.T) {
 		[]string{"wrk", "-t2", "-c50", "-d3s", "--latency", "--timeout", "5s", "-H", "Connection: close", "http://10.0.1.11/"},
 		Args(50, 3*time.Second, []string{"Connection: close"}, "http://10.0.1.11/"))
 }
+
+func TestCutHostPort(t *testing.T) {
+	h, p, ok := cutHostPort("10.0.1.11:80")
+	assert.True(t, ok)
+	assert.Equal(t, "10.0.1.11", h)
+	assert.Equal(t, "80", p)
+	_, _, ok = cutHostPort("10.0.1.11")
+	assert.False(t, ok)
+}
