@@ -475,17 +475,21 @@ func Down(ctx context.Context, name string) error {
 	var errs []error
 	// 1. Kill every node init: killing PID 1 of a pid namespace kills all
 	// the node's processes; the namespaces go when their last holder does.
+	status := labStatus(name)
 	inits := killInits(ctx, name)
+	crashed := status == "building" || (status == "" && len(inits) > 0)
 	// A node forked by a `lab up` that was killed at that moment may exec
-	// its init just now (and die at once of its parent-death signal): look
-	// again until none shows, for at most a second.
-	for range 50 {
-		more := killInits(ctx, name)
-		if len(more) == 0 {
-			break
+	// its init only now, when /proc first shows it as one: after a crash
+	// during Up, keep looking until none has shown for 300 ms.
+	if crashed {
+		quiet := time.Now()
+		for time.Since(quiet) < 300*time.Millisecond && ctx.Err() == nil {
+			time.Sleep(10 * time.Millisecond)
+			if more := killInits(ctx, name); len(more) > 0 {
+				maps.Copy(inits, more)
+				quiet = time.Now()
+			}
 		}
-		maps.Copy(inits, more)
-		time.Sleep(20 * time.Millisecond)
 	}
 	// 2. Remove the `ip netns` names. Names come from the saved topology,
 	// so a crash half way leaves nothing we cannot find.
@@ -515,6 +519,20 @@ func Down(ctx context.Context, name string) error {
 	}
 	_ = os.Remove(StateRoot) // only when empty
 	return errors.Join(errs...)
+}
+
+// labStatus is the status in the lab's state file ("building" while Up
+// runs, "up" once it finished), or "" without one.
+func labStatus(name string) string {
+	b, err := os.ReadFile(filepath.Join(StateDir(name), "state.json"))
+	if err != nil {
+		return ""
+	}
+	var st state
+	if json.Unmarshal(b, &st) != nil {
+		return "building"
+	}
+	return st.Status
 }
 
 // killInits SIGKILLs the lab's node inits and waits until they are gone.
