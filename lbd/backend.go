@@ -3,6 +3,7 @@ package lbd
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 
@@ -30,6 +31,7 @@ func newBackend(in *Instance, px *haproxycfg.Proxy) *Backend {
 	for _, sc := range px.Servers {
 		s := &Server{Cfg: sc, Name: sc.Name, Backend: b, Backup: sc.Backup, Weight: sc.Weight,
 			up: !sc.Disabled, maint: sc.Disabled, health: sc.Rise}
+		s.ip, _ = netip.ParseAddr(s.host())
 		b.Servers = append(b.Servers, s)
 	}
 	b.Balancer = newBalancer(px.Balance.Algo, b.Servers)

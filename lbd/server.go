@@ -21,6 +21,8 @@ type Server struct {
 	Backup  bool
 	Weight  int // user weight, 0..256
 
+	ip netip.Addr // the address, when it is one (resolved at load)
+
 	mu       sync.Mutex
 	up       bool // usable by the load balancer
 	maint    bool // "disabled"
@@ -110,8 +112,8 @@ func (s *Server) dial(localPort int, timeout time.Duration) (net.Conn, error) {
 	if port == 0 {
 		port = localPort
 	}
-	if ip, err := netip.ParseAddr(s.host()); err == nil {
-		return tcpdial.Dial(context.Background(), netip.AddrPortFrom(ip, uint16(port)), timeout)
+	if s.ip.IsValid() {
+		return tcpdial.Dial(context.Background(), netip.AddrPortFrom(s.ip, uint16(port)), timeout)
 	}
 	d := net.Dialer{Timeout: timeout}
 	return d.Dial("tcp", s.address(localPort))

@@ -68,7 +68,7 @@ func Dial(ctx context.Context, addr netip.AddrPort, timeout time.Duration) (net.
 		return nil, opErr("socket", err)
 	}
 	err = syscall.Connect(fd, sa)
-	for err == syscall.EINTR {
+	if err == syscall.EINTR {
 		// an interrupted connect goes on in the background
 		err = syscall.EINPROGRESS
 	}
