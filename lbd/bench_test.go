@@ -53,7 +53,7 @@ func BenchmarkHAProxyVsLBD(b *testing.B) {
 		b.Cleanup(func() { srv.Close() })
 		apps = append(apps, ln.Addr().String())
 	}
-	wrkbench.Compare(b, [2]string{"haproxy", "lbd"}, benchCases, 2, func(cs, impl string) wrkbench.Result {
+	wrkbench.Compare(b, [2]string{"haproxy", "lbd"}, benchCases, func(cs, impl string) wrkbench.Result {
 		listen := fmt.Sprintf("127.0.0.1:%d", freePortB(b))
 		path := filepath.Join(dir, impl+".cfg")
 		if err := os.WriteFile(path, []byte(benchConfig(listen, apps)), 0o644); err != nil {

@@ -67,7 +67,7 @@ func BenchmarkLabHAProxyVsLBD(b *testing.B) {
 		b.Fatal(err)
 	}
 	client, balancer := l.MustNode("client"), l.MustNode("haproxy01")
-	wrkbench.Compare(b, [2]string{"haproxy", "lbd"}, benchCases, 2, func(cs, impl string) wrkbench.Result {
+	wrkbench.Compare(b, [2]string{"haproxy", "lbd"}, benchCases, func(cs, impl string) wrkbench.Result {
 		bin := haproxyBin
 		if impl == "lbd" {
 			bin = filepath.Join(dir, "lbd")

@@ -120,7 +120,7 @@ func BenchmarkLabNginxVsProxyd(b *testing.B) {
 		"close":     {"Host: www.example.com", "Connection: close"},
 	}
 	cases := []string{"keepalive-w1", "close-w1", "keepalive-wauto", "close-wauto"}
-	wrkbench.Compare(b, [2]string{"nginx", "proxyd"}, cases, 2, func(cs, impl string) wrkbench.Result {
+	wrkbench.Compare(b, [2]string{"nginx", "proxyd"}, cases, func(cs, impl string) wrkbench.Result {
 		load, workers, _ := strings.Cut(cs, "-w")
 		p, stop := start(impl, workers)
 		defer stop()

@@ -64,15 +64,13 @@ func Parse(out string) Result {
 	return r
 }
 
-// Compare runs every case against both implementations in rounds,
-// alternating which goes first, keeps each one's best round (the machine
-// is shared: the best round is the least disturbed) and reports them as
-// sub-benchmarks CASE/IMPL with req/s, p99-ms and errors. Rounds default
-// to two.
-func Compare(b *testing.B, impls [2]string, cases []string, rounds int, run func(cs, impl string) Result) {
-	if rounds < 1 {
-		rounds = 2
-	}
+// Compare runs every case against both implementations in two rounds,
+// each going first once, keeps each one's best round (the machine is
+// shared: the best round is the least disturbed) and reports them as
+// sub-benchmarks CASE/IMPL with req/s, p99-ms, errors and, when measured,
+// cpu-us/req.
+func Compare(b *testing.B, impls [2]string, cases []string, run func(cs, impl string) Result) {
+	const rounds = 2
 	best := map[string]Result{}
 	b.ResetTimer()
 	for _, cs := range cases {
