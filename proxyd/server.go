@@ -144,12 +144,12 @@ func (s *Server) acceptLoop(l net.Listener) {
 		c := &clientConn{
 			id:     s.nextID.Add(1),
 			nc:     nc,
-			br:     getReader(&cReaderPool, nc),
-			bw:     getWriter(&deadlineWriter{c: nc, timeout: sendTimeout}),
+			dw:     deadlineWriter{c: nc, timeout: sendTimeout},
 			remote: addrPortOf(nc.RemoteAddr()),
 			local:  addrPortOf(nc.LocalAddr()),
 			rt:     s.rt.Load(),
 		}
+		c.in.nc = nc
 		s.mu.Lock()
 		if s.stopping {
 			s.mu.Unlock()
@@ -171,8 +171,7 @@ func (s *Server) acceptLoop(l net.Listener) {
 			}()
 			c.serve(s.ctx)
 			if !c.hijacked {
-				putReader(&cReaderPool, c.br)
-				putWriter(c.bw)
+				c.releaseBuffers()
 			}
 			s.mu.Lock()
 			delete(s.conns, c)

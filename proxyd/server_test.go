@@ -299,3 +299,48 @@ http {
 	assert.Contains(t, res[2].String(), "Connection: close")
 	assert.NotEmpty(t, res[3].err, "the connection closed after the third request")
 }
+
+// TestAwaitRequestReleasesBuffers checks the wait between keep-alive
+// requests: with nothing buffered the pooled reader and writer go back
+// and the next request, short or longer than the idle buffer, arrives
+// whole; a pipelined request keeps the reader that holds it.
+func TestAwaitRequestReleasesBuffers(t *testing.T) {
+	long := "GET /long HTTP/1.1\r\nHost: x\r\nX-Pad: " + strings.Repeat("p", 3*idleBufferSize) + "\r\n\r\n"
+	short := "GET /short HTTP/1.1\r\nHost: x\r\n\r\n"
+	tests := []struct {
+		name  string
+		sends []string // written by the client before each awaitRequest
+		uris  []string
+	}{
+		{"short", []string{short}, []string{"/short"}},
+		{"longer than the idle buffer", []string{long}, []string{"/long"}},
+		{"one after another", []string{short, long}, []string{"/short", "/long"}},
+		{"pipelined", []string{short + long, ""}, []string{"/short", "/long"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			server, client := net.Pipe()
+			t.Cleanup(func() { server.Close(); client.Close() })
+			c := &clientConn{nc: server, dw: deadlineWriter{c: server}}
+			c.in.nc = server
+			for i, uri := range tc.uris {
+				if tc.sends[i] != "" {
+					go func(s string) { _, _ = io.WriteString(client, s) }(tc.sends[i])
+				}
+				before, pipelined := c.br, c.br != nil && c.br.Buffered() > 0
+				require.NoError(t, c.awaitRequest())
+				require.NotNil(t, c.br)
+				require.NotNil(t, c.bw)
+				if pipelined {
+					assert.Same(t, before, c.br, "the reader holding the next request stays")
+				}
+				req, err := readRequest(c.br)
+				require.NoError(t, err)
+				assert.Equal(t, uri, req.unparsedURI)
+			}
+			c.releaseBuffers()
+			assert.Nil(t, c.br)
+			assert.Nil(t, c.bw)
+		})
+	}
+}
