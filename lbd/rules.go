@@ -20,7 +20,7 @@ func applyHeaderRule(r *haproxycfg.HTTPRule, h *Header, tx *txn) {
 	case "replace-header":
 		for i, f := range *h {
 			if strings.EqualFold(f.Name, r.Name) {
-				if m := r.Regexp.FindStringSubmatchIndex(f.Value); m != nil {
+				if m := submatch(r.Regexp, f.Value); m != nil {
 					(*h)[i].Value = expandRepl(r.Value, f.Value, m)
 				}
 			}
@@ -39,14 +39,36 @@ func applyHeaderRule(r *haproxycfg.HTTPRule, h *Header, tx *txn) {
 // expanded replacement without its surrounding blanks, the others stay as
 // they were. Elements are joined back with a bare comma.
 func replaceValues(re *regexp.Regexp, repl, value string) string {
+	if !strings.Contains(value, ",") {
+		t := strings.Trim(value, " \t")
+		if m := submatch(re, t); m != nil {
+			return expandRepl(repl, t, m)
+		}
+		return value
+	}
 	parts := strings.Split(value, ",")
 	for i, p := range parts {
 		t := strings.Trim(p, " \t")
-		if m := re.FindStringSubmatchIndex(t); m != nil {
+		if m := submatch(re, t); m != nil {
 			parts[i] = expandRepl(repl, t, m)
 		}
 	}
 	return strings.Join(parts, ",")
+}
+
+// submatch is re.FindStringSubmatchIndex(s), without running the regexp
+// for the pattern header rules use most, "(.*)" (anchored or not): it
+// matches any header value whole, as its first group. A value holds no
+// newline, the one byte "." does not match.
+func submatch(re *regexp.Regexp, s string) []int {
+	switch re.String() {
+	case "(.*)", "^(.*)", "(.*)$", "^(.*)$":
+		if !strings.Contains(s, "\n") {
+			n := len(s)
+			return []int{0, n, 0, n}
+		}
+	}
+	return re.FindStringSubmatchIndex(s)
 }
 
 // expandRepl builds a replacement the way HAProxy's exp_replace does: the

@@ -38,6 +38,18 @@ func TestReplaceValues(t *testing.T) {
 	}
 }
 
+// TestSubmatchWholeValue checks the shortcut for "(.*)" patterns against
+// the regexp it skips.
+func TestSubmatchWholeValue(t *testing.T) {
+	values := []string{"", "JSESSIONID=app01~abc; HttpOnly;", " padded ", "a,b", "\xff\xfeinvalid", "tab\there", "two\nlines"}
+	for _, pat := range []string{`(.*)`, `^(.*)`, `(.*)$`, `^(.*)$`, `(.+)`} {
+		re := regexp.MustCompile(pat)
+		for _, v := range values {
+			assert.Equal(t, re.FindStringSubmatchIndex(v), submatch(re, v), "%s on %q", pat, v)
+		}
+	}
+}
+
 func TestApplyHeaderRules(t *testing.T) {
 	h := Header{{"Host", "a"}, {"X-Rep", "foo-old"}, {"X-Del", "1"}, {"x-del", "2"}, {"X-Set", "old"}}
 	tx := &txn{src: netip.MustParseAddrPort("192.0.2.1:5555"), dst: netip.MustParseAddrPort("10.0.0.1:80"),
