@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"halab/internal/renew"
 )
 
 // Header is an HTTP header list that keeps the order and spelling of the
@@ -329,16 +331,19 @@ func (c *chunkedBody) Read(p []byte) (int, error) {
 
 // countWriter counts the bytes written to a connection. When idle is set,
 // each write gets that long: HAProxy's timeouts bound inactivity, not a
-// whole transfer.
+// whole transfer (the deadline is renewed as renew.Due paces it).
 type countWriter struct {
-	w    net.Conn
-	n    int64
-	idle time.Duration
+	w       net.Conn
+	n       int64
+	idle    time.Duration
+	renewed time.Time
 }
 
 func (c *countWriter) Write(p []byte) (int, error) {
 	if c.idle > 0 {
-		c.w.SetWriteDeadline(time.Now().Add(c.idle))
+		if now, due := renew.Due(&c.renewed, c.idle); due {
+			c.w.SetWriteDeadline(now.Add(c.idle))
+		}
 	}
 	n, err := c.w.Write(p)
 	c.n += int64(n)
