@@ -96,8 +96,11 @@ type clientConn struct {
 	src  netip.AddrPort
 	dst  netip.AddrPort
 
-	out *countWriter  // bytes sent to the client
-	bw  *bufio.Writer // buffered writer to the client (HTTP mode)
+	out *countWriter // bytes sent to the client
+	// the read timeout last set and when (see readTimeout)
+	rdTimeout time.Duration
+	rdRenewed time.Time
+	bw        *bufio.Writer // buffered writer to the client (HTTP mode)
 	// bodyLeft: a request body may still be read after the response, the
 	// buffers must not go back to their pool.
 	bodyLeft bool

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"halab/internal/renew"
 	"halab/lbd/haproxycfg"
 )
 
@@ -69,7 +70,7 @@ func (c *clientConn) serveHTTP() {
 		if !first {
 			idleTO = firstSet(t.HTTPKeepAlive, t.HTTPRequest, t.Client)
 		}
-		c.conn.SetReadDeadline(deadline(idleTO))
+		c.readTimeout(idleTO)
 		if !c.setIdle(true) {
 			return
 		}
@@ -102,7 +103,7 @@ func (c *clientConn) serveHTTP() {
 		}
 		fe.reqTotal.Add(1)
 		start := time.Now()
-		c.conn.SetReadDeadline(deadline(firstSet(t.HTTPRequest, t.Client)))
+		c.readTimeout(firstSet(t.HTTPRequest, t.Client))
 		req, err := ReadRequest(br)
 		if err != nil {
 			fe.reqErr.Add(1)
@@ -130,13 +131,32 @@ func (c *clientConn) serveHTTP() {
 			c.emitLog(l)
 			return
 		}
-		c.conn.SetReadDeadline(deadline(t.Client))
+		c.readTimeout(t.Client)
 		req.Body = &idleReader{r: req.Body, conn: c.conn, idle: t.Client}
 		keep, nsc := c.handle(req, bw, sc, start, hdrs)
 		sc = nsc
 		if err := bw.Flush(); err != nil || !keep {
 			return
 		}
+	}
+}
+
+// readTimeout gives the client d to bring data, 0 meaning no limit. The
+// phases of a request usually share "timeout client", so the deadline is
+// only moved as renew.Due paces it while d stays the same. A stopping
+// instance may have shortened it (drainIdle): then it is always set.
+func (c *clientConn) readTimeout(d time.Duration) {
+	if d <= 0 {
+		c.conn.SetReadDeadline(time.Time{})
+		c.rdTimeout = 0
+		return
+	}
+	if d != c.rdTimeout || c.fe.in.isStopping() {
+		c.rdRenewed = time.Time{}
+	}
+	if now, due := renew.Due(&c.rdRenewed, d); due {
+		c.conn.SetReadDeadline(now.Add(d))
+		c.rdTimeout = d
 	}
 }
 

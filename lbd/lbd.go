@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -30,7 +31,7 @@ type Instance struct {
 
 	mu        sync.Mutex
 	conns     map[*clientConn]struct{}
-	stopping  bool
+	stopping  atomic.Bool // set under mu, so that it orders with conns
 	connWG    sync.WaitGroup
 	acceptWG  sync.WaitGroup
 	checkStop context.CancelFunc
@@ -150,7 +151,7 @@ func (in *Instance) Serve() {
 // to start.
 func (in *Instance) Resume() {
 	in.mu.Lock()
-	in.stopping = false
+	in.stopping.Store(false)
 	in.mu.Unlock()
 	for _, fe := range in.Frontends {
 		for _, l := range fe.listeners {
@@ -168,7 +169,7 @@ func (in *Instance) Resume() {
 func (in *Instance) HandOff() map[string]net.Listener {
 	out := map[string]net.Listener{}
 	in.mu.Lock()
-	in.stopping = true
+	in.stopping.Store(true)
 	in.mu.Unlock()
 	for _, fe := range in.Frontends {
 		for _, l := range fe.listeners {
@@ -213,7 +214,7 @@ func sameListenAddr(a net.Addr, b haproxycfg.Bind) bool {
 // returns when every connection is gone or ctx ends.
 func (in *Instance) Drain(ctx context.Context) error {
 	in.mu.Lock()
-	in.stopping = true
+	in.stopping.Store(true)
 	for c := range in.conns {
 		c.drainIdle()
 	}
@@ -252,7 +253,7 @@ func (in *Instance) Drain(ctx context.Context) error {
 // closed at once, health checks stop.
 func (in *Instance) Close() {
 	in.mu.Lock()
-	in.stopping = true
+	in.stopping.Store(true)
 	in.mu.Unlock()
 	in.closeListeners()
 	in.acceptWG.Wait()
@@ -264,7 +265,7 @@ func (in *Instance) Close() {
 // Shutdown stops accepting (closing the listening sockets) and drains.
 func (in *Instance) Shutdown(ctx context.Context) error {
 	in.mu.Lock()
-	in.stopping = true
+	in.stopping.Store(true)
 	in.mu.Unlock()
 	in.closeListeners()
 	in.acceptWG.Wait()
@@ -279,11 +280,7 @@ func (in *Instance) Shutdown(ctx context.Context) error {
 	return in.Drain(ctx)
 }
 
-func (in *Instance) isStopping() bool {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return in.stopping
-}
+func (in *Instance) isStopping() bool { return in.stopping.Load() }
 
 func (in *Instance) track(c *clientConn) {
 	in.mu.Lock()

@@ -295,3 +295,49 @@ func TestTimeoutsAreInactivity(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 8, strings.Count(string(body), "chunk"))
 }
+
+// deadlineConn records the read deadlines set on it.
+type deadlineConn struct {
+	net.Conn
+	set []time.Time
+}
+
+func (d *deadlineConn) SetReadDeadline(t time.Time) error {
+	d.set = append(d.set, t)
+	return nil
+}
+
+// TestReadTimeout checks when the client's read deadline is moved: a
+// repeated timeout only as renew.Due paces it, a different one or a
+// stopping instance at once, no timeout as a cleared deadline.
+func TestReadTimeout(t *testing.T) {
+	tests := []struct {
+		name     string
+		timeouts []time.Duration
+		stopping bool
+		want     int // deadlines set
+	}{
+		{"same timeout thrice", []time.Duration{30 * time.Second, 30 * time.Second, 30 * time.Second}, false, 1},
+		{"keep-alive then client", []time.Duration{time.Second, 30 * time.Second, 30 * time.Second}, false, 2},
+		{"stopping", []time.Duration{30 * time.Second, 30 * time.Second}, true, 2},
+		{"none", []time.Duration{0, 0}, false, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			conn := &deadlineConn{}
+			in := &Instance{}
+			in.stopping.Store(tc.stopping)
+			c := &clientConn{fe: &Frontend{in: in}, conn: conn}
+			for _, d := range tc.timeouts {
+				c.readTimeout(d)
+			}
+			require.Len(t, conn.set, tc.want)
+			last := conn.set[len(conn.set)-1]
+			if d := tc.timeouts[len(tc.timeouts)-1]; d == 0 {
+				assert.True(t, last.IsZero())
+			} else {
+				assert.WithinDuration(t, time.Now().Add(d), last, time.Second)
+			}
+		})
+	}
+}
