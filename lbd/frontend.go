@@ -60,7 +60,7 @@ func (fe *Frontend) acceptLoop(l net.Listener) {
 			time.Sleep(delay)
 			continue
 		}
-		cc := &clientConn{fe: fe, conn: c}
+		cc := &clientConn{fe: fe, conn: c, rd: readPacer{conn: c}}
 		cc.src = addrPort(c.RemoteAddr())
 		cc.dst = addrPort(c.LocalAddr())
 		fe.in.track(cc)
@@ -96,11 +96,9 @@ type clientConn struct {
 	src  netip.AddrPort
 	dst  netip.AddrPort
 
-	out *countWriter // bytes sent to the client
-	// the read timeout last set and when (see readTimeout)
-	rdTimeout time.Duration
-	rdRenewed time.Time
-	bw        *bufio.Writer // buffered writer to the client (HTTP mode)
+	out *countWriter  // bytes sent to the client
+	rd  readPacer     // the client's read deadline
+	bw  *bufio.Writer // buffered writer to the client (HTTP mode)
 	// bodyLeft: a request body may still be read after the response, the
 	// buffers must not go back to their pool.
 	bodyLeft bool

@@ -353,16 +353,42 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // idleReader reads a message body with an inactivity timeout: each read
 // gets idle to bring data.
 type idleReader struct {
-	r    io.Reader
-	conn net.Conn
-	idle time.Duration
+	r     io.Reader
+	pacer *readPacer
+	idle  time.Duration
 }
 
 func (r *idleReader) Read(p []byte) (int, error) {
 	if r.idle > 0 {
-		r.conn.SetReadDeadline(time.Now().Add(r.idle))
+		r.pacer.set(r.idle, false)
 	}
 	return r.r.Read(p)
+}
+
+// readPacer sets the read deadline of a connection. A repeated timeout
+// only moves it as renew.Due paces it: the phases of a request and the
+// reads of a body usually share one timeout.
+type readPacer struct {
+	conn    net.Conn
+	timeout time.Duration // the last one set, 0 for none
+	renewed time.Time
+}
+
+// set gives the peer d to bring data, 0 meaning no limit. fresh forces a
+// new deadline: someone else may have moved it.
+func (p *readPacer) set(d time.Duration, fresh bool) {
+	if d <= 0 {
+		p.conn.SetReadDeadline(time.Time{})
+		p.timeout = 0
+		return
+	}
+	if d != p.timeout || fresh {
+		p.renewed = time.Time{}
+	}
+	if now, due := renew.Due(&p.renewed, d); due {
+		p.conn.SetReadDeadline(now.Add(d))
+		p.timeout = d
+	}
 }
 
 // writeLower writes s in ASCII lower case without allocating.

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"halab/internal/renew"
 	"halab/lbd/haproxycfg"
 )
 
@@ -23,6 +22,7 @@ type serverConn struct {
 	br   *bufio.Reader
 	bw   *bufio.Writer
 	used bool // already carried a request: a failure may be a stale close
+	rd   readPacer
 }
 
 func (sc *serverConn) close() {
@@ -39,13 +39,6 @@ func firstSet(ds ...time.Duration) time.Duration {
 		}
 	}
 	return 0
-}
-
-func deadline(d time.Duration) time.Time {
-	if d <= 0 {
-		return time.Time{}
-	}
-	return time.Now().Add(d)
 }
 
 // serveHTTP runs the HTTP/1.x keep-alive loop of one client connection.
@@ -132,7 +125,7 @@ func (c *clientConn) serveHTTP() {
 			return
 		}
 		c.readTimeout(t.Client)
-		req.Body = &idleReader{r: req.Body, conn: c.conn, idle: t.Client}
+		req.Body = &idleReader{r: req.Body, pacer: &c.rd, idle: t.Client}
 		keep, nsc := c.handle(req, bw, sc, start, hdrs)
 		sc = nsc
 		if err := bw.Flush(); err != nil || !keep {
@@ -141,23 +134,11 @@ func (c *clientConn) serveHTTP() {
 	}
 }
 
-// readTimeout gives the client d to bring data, 0 meaning no limit. The
-// phases of a request usually share "timeout client", so the deadline is
-// only moved as renew.Due paces it while d stays the same. A stopping
-// instance may have shortened it (drainIdle): then it is always set.
+// readTimeout gives the client d to bring data, 0 meaning no limit. A
+// stopping instance may have shortened the deadline (drainIdle): it is
+// then always set anew.
 func (c *clientConn) readTimeout(d time.Duration) {
-	if d <= 0 {
-		c.conn.SetReadDeadline(time.Time{})
-		c.rdTimeout = 0
-		return
-	}
-	if d != c.rdTimeout || c.fe.in.isStopping() {
-		c.rdRenewed = time.Time{}
-	}
-	if now, due := renew.Due(&c.rdRenewed, d); due {
-		c.conn.SetReadDeadline(now.Add(d))
-		c.rdTimeout = d
-	}
+	c.rd.set(d, c.fe.in.isStopping())
 }
 
 // clientKeepAlive tells whether the client wants the connection kept.
@@ -316,7 +297,7 @@ func (c *clientConn) handle(req *Request, bw *bufio.Writer, sc *serverConn, star
 	writeHeader(bw, resp.Header)
 	bw.WriteString("\r\n")
 	sent := c.out.n - int64(bw.Buffered())
-	_, err := writeBody(bw, &idleReader{r: resp.Body, conn: sc.conn, idle: be.Cfg.Timeouts.Server}, chunkOut)
+	_, err := writeBody(bw, &idleReader{r: resp.Body, pacer: &sc.rd, idle: be.Cfg.Timeouts.Server}, chunkOut)
 	// The server is done once its response is read: release it before the
 	// last bytes reach the client, so that a client's next request sees
 	// the connection count already lowered (leastconn).

@@ -118,7 +118,7 @@ func (c *clientConn) connect(be *Backend, srv *Server, sc *serverConn) (*serverC
 		return nil, errors.Join(errConnect, err)
 	}
 	out := &countWriter{w: conn, idle: be.Cfg.Timeouts.Server}
-	return &serverConn{srv: srv, conn: conn, out: out, br: bufio.NewReaderSize(conn, 16<<10), bw: bufio.NewWriterSize(out, 16<<10)}, nil
+	return &serverConn{srv: srv, conn: conn, out: out, br: bufio.NewReaderSize(conn, 16<<10), bw: bufio.NewWriterSize(out, 16<<10), rd: readPacer{conn: conn}}, nil
 }
 
 // roundTrip sends req on sc and reads the response head. Interim 1xx
@@ -172,7 +172,7 @@ func (c *clientConn) roundTrip(be *Backend, sc *serverConn, req *Request, l *req
 			return nil, reused && !hasBody, err
 		}
 	}
-	sc.conn.SetReadDeadline(deadline(srvTO))
+	sc.rd.set(srvTO, false)
 	sent := time.Now()
 	for {
 		resp, err := ReadResponse(sc.br, req.Method)

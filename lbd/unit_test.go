@@ -327,7 +327,7 @@ func TestReadTimeout(t *testing.T) {
 			conn := &deadlineConn{}
 			in := &Instance{}
 			in.stopping.Store(tc.stopping)
-			c := &clientConn{fe: &Frontend{in: in}, conn: conn}
+			c := &clientConn{fe: &Frontend{in: in}, conn: conn, rd: readPacer{conn: conn}}
 			for _, d := range tc.timeouts {
 				c.readTimeout(d)
 			}
