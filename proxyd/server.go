@@ -160,25 +160,27 @@ func (s *Server) acceptLoop(l net.Listener) {
 		c.rt.conns.Add(1)
 		s.connsWG.Add(1)
 		s.mu.Unlock()
-		go func() {
-			defer s.connsWG.Done()
-			defer func() {
-				// one bad request must not take the daemon down
-				if p := recover(); p != nil {
-					s.log.Error("panic serving connection", "client", c.remote, "panic", p, "stack", string(debug.Stack()))
-					_ = c.nc.Close()
-				}
-			}()
-			c.serve(s.ctx)
-			if !c.hijacked {
-				c.releaseBuffers()
-			}
-			s.mu.Lock()
-			delete(s.conns, c)
-			s.mu.Unlock()
-			c.rt.connDone()
-		}()
+		go s.serveConn(c)
 	}
+}
+
+// serveConn serves c until it ends, then forgets it, after a panic too.
+func (s *Server) serveConn(c *clientConn) {
+	defer func() {
+		// one bad request must not take the daemon down
+		if p := recover(); p != nil {
+			s.log.Error("panic serving connection", "client", c.remote, "panic", p, "stack", string(debug.Stack()))
+			_ = c.nc.Close()
+		} else if !c.hijacked {
+			c.releaseBuffers()
+		}
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		c.rt.connDone()
+		s.connsWG.Done()
+	}()
+	c.serve(s.ctx)
 }
 
 // Reload switches to cfg: new connections use it at once, connections
