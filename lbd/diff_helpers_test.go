@@ -22,6 +22,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"halab/internal/syncbuf"
 	"halab/lbd/haproxycfg"
 )
 
@@ -133,24 +134,7 @@ func waitPort(t *testing.T, addr string) {
 type balancer struct {
 	Name string
 	Addr string
-	Log  *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	Log  *syncbuf.Buffer
 }
 
 // startHAProxy runs Debian's haproxy in the foreground on cfgText.
@@ -161,7 +145,7 @@ func startHAProxy(t *testing.T, cfgText, addr string) *balancer {
 	}
 	path := filepath.Join(t.TempDir(), "haproxy.cfg")
 	require.NoError(t, os.WriteFile(path, []byte(cfgText), 0o644))
-	b := &balancer{Name: "haproxy", Addr: addr, Log: &syncBuffer{}}
+	b := &balancer{Name: "haproxy", Addr: addr, Log: &syncbuf.Buffer{}}
 	cmd := exec.Command(haproxyBin, "-db", "-f", path)
 	cmd.Stdout, cmd.Stderr = b.Log, b.Log
 	require.NoError(t, cmd.Start())
@@ -178,7 +162,7 @@ func startLBD(t *testing.T, cfgText, addr string) (*balancer, *Instance) {
 	t.Helper()
 	cfg, err := haproxycfg.Parse([]haproxycfg.Source{{Name: "lbd.cfg", Data: []byte(cfgText)}}, nil)
 	require.NoError(t, err)
-	b := &balancer{Name: "lbd", Addr: addr, Log: &syncBuffer{}}
+	b := &balancer{Name: "lbd", Addr: addr, Log: &syncbuf.Buffer{}}
 	in, err := New(cfg, slog.New(NewHAProxyHandler(b.Log, slog.LevelInfo)))
 	require.NoError(t, err)
 	require.NoError(t, in.Listen(nil))

@@ -8,13 +8,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"halab/internal/syncbuf"
 )
 
 // binDir holds lab and labapp built for these tests, outside /tmp (which
@@ -108,7 +109,7 @@ func TestCLILifecycle(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	trace := exec.CommandContext(ctx, filepath.Join(binDir, "lab"), "trace", "-l", "ct-cli", "app01:eth0", "tcp", "port", "80")
-	var traceOut, traceErr syncBuffer
+	var traceOut, traceErr syncbuf.Buffer
 	trace.Stdout, trace.Stderr = &traceOut, &traceErr
 	require.NoError(t, trace.Start())
 	deadline := time.Now().Add(10 * time.Second)
@@ -174,24 +175,6 @@ func TestCLIExecTTY(t *testing.T) {
 	assert.Contains(t, s, "/dev/pts/")
 	assert.Contains(t, s, "client")
 	assert.Contains(t, s, "interactive")
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestCLIUpScenario brings the simple architecture up with our daemons

@@ -18,6 +18,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"halab/internal/syncbuf"
 )
 
 func TestDetectSyntax(t *testing.T) {
@@ -168,27 +170,9 @@ func waitListen(t *testing.T, addr string) {
 	t.Fatalf("nothing listens on %s", addr)
 }
 
-// lockedBuffer collects a process's output safely for concurrent reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func startDaemon(t *testing.T, args ...string) (*exec.Cmd, *lockedBuffer) {
+func startDaemon(t *testing.T, args ...string) (*exec.Cmd, *syncbuf.Buffer) {
 	t.Helper()
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	cmd := exec.Command(buildLBD(t), args...)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	require.NoError(t, cmd.Start())

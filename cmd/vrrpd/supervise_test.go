@@ -10,13 +10,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"halab/internal/syncbuf"
 )
 
 // The supervisor tests run this test binary as a fake VRRP child (and, for
@@ -69,24 +70,6 @@ func fakeSpec(dir string, extraEnv ...string) childSpec {
 	self, _ := os.Executable()
 	env := append(os.Environ(), testRoleEnv+"=fake-child", testDirEnv+"="+dir)
 	return childSpec{Path: self, Args: []string{self}, Env: append(env, extraEnv...), PidFile: filepath.Join(dir, "child.pid")}
-}
-
-// syncBuffer is a log destination tests can read while the supervisor writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // events returns the fake children's events so far.
@@ -172,7 +155,7 @@ func TestVRRPPidFlag(t *testing.T) {
 // stops the child, then the parent.
 func TestSupervisor(t *testing.T) {
 	dir := t.TempDir()
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	s := newSupervisor(fakeSpec(dir), slog.New(slog.NewTextHandler(&logs, nil)))
 	sigs := make(chan os.Signal)
 	result := make(chan int, 1)
@@ -222,7 +205,7 @@ func TestSupervisor(t *testing.T) {
 // error stops the parent with the same code, as keepalived does.
 func TestSupervisorPermanentError(t *testing.T) {
 	dir := t.TempDir()
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	s := newSupervisor(fakeSpec(dir, testExitEnv+"=5"), slog.New(slog.NewTextHandler(&logs, nil)))
 	result := make(chan int, 1)
 	go func() { result <- s.run(make(chan os.Signal)) }()
