@@ -60,6 +60,11 @@ func (fe *Frontend) acceptLoop(l net.Listener) {
 			time.Sleep(delay)
 			continue
 		}
+		if fe.Cfg.ClientTCPKA {
+			if err := keepAlive(c); err != nil {
+				fe.in.Log.Warn("option clitcpka", "frontend", fe.Name, "err", err)
+			}
+		}
 		cc := &clientConn{fe: fe, conn: c, rd: readPacer{conn: c}}
 		cc.src = addrPort(c.RemoteAddr())
 		cc.dst = addrPort(c.LocalAddr())

@@ -86,7 +86,9 @@ func (in *Instance) Backend(name string) *Backend {
 // "host:port" as written in the configuration's bind) are reused, which is
 // how a reload keeps its sockets.
 func (in *Instance) Listen(inherit map[string]net.Listener) error {
-	lc := net.ListenConfig{Control: func(network, address string, c syscall.RawConn) error {
+	// No TCP keep-alive on accepted connections unless "option clitcpka"
+	// asks (the net package would turn it on with its own timings).
+	lc := net.ListenConfig{KeepAlive: -1, Control: func(network, address string, c syscall.RawConn) error {
 		var serr error
 		err := c.Control(func(fd uintptr) {
 			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)

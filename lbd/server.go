@@ -4,9 +4,11 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"halab/internal/tcpdial"
@@ -106,17 +108,52 @@ func (s *Server) address(localPort int) string {
 
 // dial connects to the server (on localPort when it names none) within
 // timeout. An IP address is dialled with internal/tcpdial, the system calls
-// HAProxy makes; a name with the net package's resolver.
+// HAProxy makes; a name with the net package's resolver. TCP keep-alive is
+// on only with "option srvtcpka".
 func (s *Server) dial(localPort int, timeout time.Duration) (net.Conn, error) {
 	port := s.Cfg.Port
 	if port == 0 {
 		port = localPort
 	}
+	var conn net.Conn
+	var err error
 	if s.ip.IsValid() {
-		return tcpdial.Dial(context.Background(), netip.AddrPortFrom(s.ip, uint16(port)), timeout)
+		conn, err = tcpdial.Dial(context.Background(), netip.AddrPortFrom(s.ip, uint16(port)), timeout)
+	} else {
+		d := net.Dialer{Timeout: timeout, KeepAlive: -1}
+		conn, err = d.Dial("tcp", s.address(localPort))
 	}
-	d := net.Dialer{Timeout: timeout}
-	return d.Dial("tcp", s.address(localPort))
+	if err != nil || s.Backend == nil || !s.Backend.Cfg.ServerTCPKA {
+		return conn, err
+	}
+	if err := keepAlive(conn); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// keepAlive turns on TCP keep-alive probes on c with the system's timings
+// (SO_KEEPALIVE alone), as HAProxy's tcpka options do.
+func keepAlive(c net.Conn) error {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, 1)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return os.NewSyscallError("setsockopt", serr)
+	}
+	return nil
 }
 
 // host is the resolved server address (the name when not resolved).

@@ -2,6 +2,7 @@ package lbd
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -338,6 +340,65 @@ func TestReadTimeout(t *testing.T) {
 			} else {
 				assert.WithinDuration(t, time.Now().Add(d), last, time.Second)
 			}
+		})
+	}
+}
+
+// soKeepAlive reads SO_KEEPALIVE of c.
+func soKeepAlive(t *testing.T, c net.Conn) bool {
+	t.Helper()
+	rc, err := c.(syscall.Conn).SyscallConn()
+	require.NoError(t, err)
+	var v int
+	var serr error
+	require.NoError(t, rc.Control(func(fd uintptr) {
+		v, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE)
+	}))
+	require.NoError(t, serr)
+	return v != 0
+}
+
+// TestTCPKeepAlive checks that connections on either side carry TCP
+// keep-alive probes only when a tcpka option asks, as with HAProxy (the
+// net package would turn them on by default).
+func TestTCPKeepAlive(t *testing.T) {
+	for _, tc := range []struct {
+		option           string
+		wantCli, wantSrv bool
+	}{
+		{"", false, false},
+		{"option clitcpka", true, false},
+		{"option srvtcpka", false, true},
+	} {
+		t.Run(cmp.Or(tc.option, "no option"), func(t *testing.T) {
+			app := startApp(t, "app01")
+			addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+			_, in := startLBD(t, "defaults\nmode http\ntimeout client 5s\ntimeout server 5s\ntimeout connect 5s\n"+
+				"listen l\nbind "+addr+"\n"+tc.option+"\nserver app01 "+app.Addr+"\n", addr)
+			conn, err := net.Dial("tcp", addr)
+			require.NoError(t, err)
+			t.Cleanup(func() { conn.Close() })
+			require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
+			_, err = io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			require.NoError(t, err)
+			res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			require.NoError(t, err)
+			_, _ = io.Copy(io.Discard, res.Body)
+
+			in.mu.Lock()
+			var accepted []net.Conn
+			for c := range in.conns {
+				accepted = append(accepted, c.conn)
+			}
+			in.mu.Unlock()
+			require.Len(t, accepted, 1)
+			assert.Equal(t, tc.wantCli, soKeepAlive(t, accepted[0]), "client side")
+
+			srv := in.Backend("l").Servers[0]
+			var sc *serverConn
+			require.Eventually(t, func() bool { sc = srv.getIdle(); return sc != nil }, 2*time.Second, 10*time.Millisecond)
+			defer sc.close()
+			assert.Equal(t, tc.wantSrv, soKeepAlive(t, sc.conn), "server side")
 		})
 	}
 }

@@ -214,6 +214,12 @@ func (p *parser) option(px *Proxy, l Line, negate bool) {
 		px.HTTPServerClose = set
 	case "http-keep-alive":
 		px.HTTPKeepAlive = set
+	case "tcpka":
+		px.ClientTCPKA, px.ServerTCPKA = set, set
+	case "clitcpka":
+		px.ClientTCPKA = set
+	case "srvtcpka":
+		px.ServerTCPKA = set
 	case "tcp-check":
 		px.TCPCheck = set
 	case "httpchk":
@@ -285,7 +291,7 @@ func (p *parser) option(px *Proxy, l Line, negate bool) {
 		px.ForwardFor = ff
 	case "httpclose", "forceclose", "abortonclose", "log-health-checks", "http-buffer-request",
 		"http-pretend-keepalive", "log-separate-errors", "logasap", "splice-auto", "splice-request",
-		"splice-response", "tcpka", "clitcpka", "srvtcpka", "allbackups", "persist", "prefer-last-server",
+		"splice-response", "allbackups", "persist", "prefer-last-server",
 		"accept-invalid-http-request", "accept-invalid-http-response", "http-use-htx", "nolinger",
 		"contstats", "socket-stats", "independent-streams", "checkcache", "originalto", "http-no-delay",
 		"dontlog-normal", "httpslog", "http-ignore-probes", "http-restrict-req-hdr-names",

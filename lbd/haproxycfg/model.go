@@ -105,6 +105,11 @@ type Proxy struct {
 	// Accepted options with no behaviour of their own in lbd.
 	HTTPLog, DontLogNull, HTTPServerClose, HTTPKeepAlive, TCPLog bool
 
+	// ClientTCPKA and ServerTCPKA are "option clitcpka" and "option
+	// srvtcpka" ("option tcpka" sets both): TCP keep-alive probes on that
+	// side's connections. Off, as in HAProxy, by default.
+	ClientTCPKA, ServerTCPKA bool
+
 	// Logs are the proxy's log targets ("log global" copies the global ones).
 	Logs      []LogTarget
 	LogGlobal bool

@@ -231,3 +231,28 @@ func TestLogTargets(t *testing.T) {
 	_, err = parseString(t, "global\nlog 127.0.0.1 local9\n")
 	assert.ErrorContains(t, err, "unknown log facility 'local9'")
 }
+
+func TestTCPKeepAliveOptions(t *testing.T) {
+	tests := []struct {
+		name             string
+		defaults, proxy  string
+		wantCli, wantSrv bool
+	}{
+		{"off by default", "", "", false, false},
+		{"tcpka sets both", "", "option tcpka\n", true, true},
+		{"clitcpka", "", "option clitcpka\n", true, false},
+		{"srvtcpka", "", "option srvtcpka\n", false, true},
+		{"from defaults", "option tcpka\n", "", true, true},
+		{"negated", "option tcpka\n", "no option srvtcpka\n", true, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := parseString(t, "defaults\nmode http\n"+tc.defaults+"listen l\nbind :8080\n"+tc.proxy+"server s 127.0.0.1:1\n")
+			require.NoError(t, err)
+			l := cfg.Proxy("l", CapBackend)
+			require.NotNil(t, l)
+			assert.Equal(t, tc.wantCli, l.ClientTCPKA, "client side")
+			assert.Equal(t, tc.wantSrv, l.ServerTCPKA, "server side")
+		})
+	}
+}
