@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
 
+	"halab/internal/gobuild"
 	"halab/lab"
 )
 
@@ -28,11 +28,7 @@ func upLab(t *testing.T, ctx context.Context) (*lab.Lab, string) {
 	if os.Geteuid() != 0 {
 		t.Skip("lab tests need root")
 	}
-	bin, err := os.MkdirTemp("/var/tmp", "halab-flt-")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(bin) })
-	out, err := exec.Command("go", "build", "-o", bin, "../cmd/labapp").CombinedOutput()
-	require.NoError(t, err, string(out))
+	bin := gobuild.ForTest(t, "../cmd/labapp")
 	data, err := os.ReadFile(filepath.Join("..", "topologies", "simple.yaml"))
 	require.NoError(t, err)
 	topo, err := lab.ParseTopology("flt1.yaml", []byte(strings.Replace(string(data), "name: simple", "name: flt1", 1)))

@@ -4,10 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"halab/internal/gobuild"
 )
 
 // testBinDir holds labapp, built once for the lab tests. It is outside
@@ -19,25 +20,7 @@ func TestMain(m *testing.M) {
 	if file := os.Getenv("HALAB_TEST_UP"); file != "" {
 		os.Exit(childUp(file, os.Getenv("HALAB_TEST_UP_NAME")))
 	}
-	if os.Geteuid() == 0 {
-		dir, err := os.MkdirTemp("/var/tmp", "halab-lab-test-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		out, err := exec.Command("go", "build", "-o", dir, "../cmd/labapp").CombinedOutput()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "build labapp: %v\n%s", err, out)
-			os.RemoveAll(dir)
-			os.Exit(1)
-		}
-		testBinDir = dir
-	}
-	code := m.Run()
-	if testBinDir != "" {
-		os.RemoveAll(testBinDir)
-	}
-	os.Exit(code)
+	os.Exit(gobuild.Main(m, os.Geteuid() == 0, &testBinDir, "../cmd/labapp"))
 }
 
 func childUp(file, name string) int {

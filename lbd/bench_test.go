@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"halab/internal/gobuild"
 	"halab/internal/wrkbench"
 )
 
@@ -33,10 +34,7 @@ func BenchmarkHAProxyVsLBD(b *testing.B) {
 		b.Skip("haproxy is not installed")
 	}
 	dir := b.TempDir()
-	lbdBin := filepath.Join(dir, "lbd")
-	if out, err := exec.Command("go", "build", "-o", lbdBin, "../cmd/lbd").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
+	lbdBin := filepath.Join(gobuild.ForTest(b, "../cmd/lbd"), "lbd")
 	var apps []string
 	for i := 0; i < 2; i++ {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")

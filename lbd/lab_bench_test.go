@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"halab/internal/gobuild"
 	"halab/internal/wrkbench"
 	"halab/lab"
 )
@@ -28,14 +29,7 @@ func BenchmarkLabHAProxyVsLBD(b *testing.B) {
 	if _, err := os.Stat(haproxyBin); err != nil {
 		b.Skip("haproxy is not installed")
 	}
-	dir, err := os.MkdirTemp("/var/tmp", "halab-lbd-bench-")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	if out, err := exec.Command("go", "build", "-o", dir, "../cmd/lbd", "../cmd/labapp").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
+	dir := gobuild.ForTest(b, "../cmd/lbd", "../cmd/labapp")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	// more ephemeral ports and TIME_WAIT reuse where connections start:

@@ -3,13 +3,10 @@ package lbd
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"halab/internal/gobuild"
 	"halab/lab"
 )
 
@@ -46,36 +44,6 @@ nodes:
     interfaces:
       - {name: eth0, lan: back, addresses: [10.0.2.12/24]}
 `
-
-var (
-	labBinOnce sync.Once
-	labBinDir  string
-	labBinErr  error
-)
-
-// labBinaries builds lbd and labapp where nodes can see them (/var/tmp is
-// shared with the host; /tmp is not).
-func labBinaries(t *testing.T) string {
-	t.Helper()
-	labBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("/var/tmp", "halab-lbd-lab-")
-		if err != nil {
-			labBinErr = err
-			return
-		}
-		out, err := exec.Command("go", "build", "-o", dir, "../cmd/lbd", "../cmd/labapp").CombinedOutput()
-		if err != nil {
-			labBinErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-		labBinDir = dir
-	})
-	require.NoError(t, labBinErr)
-	t.Cleanup(func() {
-		// The directory is removed by the last lab test; there is one.
-		os.RemoveAll(labBinDir)
-	})
-	return labBinDir
-}
 
 // curlReply is one answer as the client node saw it.
 type curlReply struct {
@@ -124,7 +92,7 @@ func TestLabArticle(t *testing.T) {
 	if _, err := os.Stat(haproxyBin); err != nil {
 		t.Skip("haproxy is not installed")
 	}
-	bin := labBinaries(t)
+	bin := gobuild.ForTest(t, "../cmd/lbd", "../cmd/labapp")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	topo, err := lab.ParseTopology("lb1.yaml", []byte(labTopology))

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	goruntime "runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"halab/internal/gobuild"
 	"halab/internal/wrkbench"
 	"halab/proxyd/config"
 )
@@ -90,9 +90,7 @@ func startProcess(b *testing.B, bin string, args []string, addr string) *exec.Cm
 func buildProxyd(b *testing.B, dir string) string {
 	b.Helper()
 	bin := filepath.Join(dir, "proxyd")
-	goBin := filepath.Join(goruntime.GOROOT(), "bin", "go")
-	out, err := exec.Command(goBin, "build", "-o", bin, "halab/cmd/proxyd").CombinedOutput()
-	require.NoError(b, err, string(out))
+	require.NoError(b, gobuild.Build(bin, "halab/cmd/proxyd"))
 	return bin
 }
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"halab/internal/gobuild"
 	"halab/internal/wrkbench"
 	"halab/lab"
 )
@@ -80,10 +81,8 @@ func BenchmarkLabNginxVsProxyd(b *testing.B) {
 	}
 	defer l.Down(context.Background())
 	shared := l.SharedDir()
-	for _, pkg := range []string{"labapp", "proxyd"} {
-		if out, err := exec.Command("go", "build", "-o", filepath.Join(shared, pkg), "halab/cmd/"+pkg).CombinedOutput(); err != nil {
-			b.Fatalf("go build: %v\n%s", err, out)
-		}
+	if err := gobuild.Build(shared+"/", "halab/cmd/labapp", "halab/cmd/proxyd"); err != nil {
+		b.Fatal(err)
 	}
 	confs := map[string]string{}
 	for _, w := range []string{"1", "auto"} {

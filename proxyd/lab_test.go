@@ -9,9 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"halab/internal/gobuild"
 	"halab/lab"
 )
 
@@ -99,13 +98,6 @@ type seen struct {
 	PeerIP  string `json:"peer_ip"`
 }
 
-func goBuild(t *testing.T, out, pkg string) {
-	t.Helper()
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	b, err := exec.Command(goBin, "build", "-o", out, pkg).CombinedOutput()
-	require.NoError(t, err, string(b))
-}
-
 // TestLabArticleSite runs the article's site through proxyd inside a lab
 // node with two app nodes behind it: Host and X-Real-IP reach the app,
 // ip_hash keeps the client on one app (the one nginx's hash picks), the
@@ -136,8 +128,7 @@ func testLabArticleSite(t *testing.T, impl string) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = l.Down(context.Background()) })
 	shared := l.SharedDir()
-	goBuild(t, filepath.Join(shared, "labapp"), "halab/cmd/labapp")
-	goBuild(t, filepath.Join(shared, "proxyd"), "halab/cmd/proxyd")
+	require.NoError(t, gobuild.Build(shared+"/", "halab/cmd/labapp", "halab/cmd/proxyd"))
 	etc := filepath.Join(shared, "etc-nginx")
 	require.NoError(t, os.MkdirAll(filepath.Join(etc, "conf.d"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(etc, "nginx.conf"), []byte(labMain), 0o644))

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"halab/internal/gobuild"
 )
 
 // labBin builds labapp into a directory the nodes see (not /tmp).
@@ -20,12 +21,7 @@ func labBin(t *testing.T) string {
 	if os.Geteuid() != 0 {
 		t.Skip("lab tests need root")
 	}
-	dir, err := os.MkdirTemp("/var/tmp", "halab-scn-")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	out, err := exec.Command("go", "build", "-o", dir, "../cmd/labapp").CombinedOutput()
-	require.NoError(t, err, string(out))
-	return dir
+	return gobuild.ForTest(t, "../cmd/labapp")
 }
 
 func runFile(t *testing.T, bin, path string) (*Result, string) {

@@ -1,11 +1,10 @@
 package ui
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
+
+	"halab/internal/gobuild"
 )
 
 // binDir holds vrrpd, labapp and lbd for lab tests, built once under /var/tmp,
@@ -13,37 +12,7 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
-	if os.Geteuid() == 0 && !testingShort() {
-		dir, err := os.MkdirTemp("/var/tmp", "halab-ui-test-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		for _, cmd := range []string{"vrrpd", "labapp", "lbd"} {
-			out, err := exec.Command("go", "build", "-o", filepath.Join(dir, cmd), "../cmd/"+cmd).CombinedOutput()
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "build %s: %v\n%s", cmd, err, out)
-				os.RemoveAll(dir)
-				os.Exit(1)
-			}
-		}
-		binDir = dir
-	}
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
-
-// testingShort reads -test.short before flag parsing in TestMain.
-func testingShort() bool {
-	for _, a := range os.Args[1:] {
-		if a == "-test.short" || a == "-test.short=true" {
-			return true
-		}
-	}
-	return false
+	os.Exit(gobuild.Main(m, os.Geteuid() == 0 && !gobuild.Short(), &binDir, "../cmd/vrrpd", "../cmd/labapp", "../cmd/lbd"))
 }
 
 func requireLab(t testing.TB) {

@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,26 +19,12 @@ import (
 	"halab/lab"
 )
 
-// labappBin is cmd/labapp built once for the benchmark, under /var/tmp
-// like the vrrpd test binary so that nodes see it.
-var (
-	labappOnce sync.Once
-	labappBin  string
-	labappErr  error
-)
-
+// buildLabapp returns labapp, built with vrrpd by TestMain.
 func buildLabapp(b *testing.B) string {
-	labappOnce.Do(func() {
-		dir := filepath.Dir(testBin)
-		labappBin = filepath.Join(dir, "labapp")
-		out, err := exec.Command("go", "build", "-o", labappBin, "../cmd/labapp").CombinedOutput()
-		if err != nil {
-			labappErr = err
-			b.Logf("build labapp: %s", out)
-		}
-	})
-	require.NoError(b, labappErr)
-	return labappBin
+	if binDir == "" {
+		b.Skip("lab benchmarks need root")
+	}
+	return filepath.Join(binDir, "labapp")
 }
 
 // fault is a way to take the master down.

@@ -65,7 +65,7 @@ func (i impl) args(conf string) []string {
 		return []string{keepalivedB, "-n", "-l", "-D", "-f", conf, "--vrrp",
 			"-p", "/run/keepalived.pid", "-r", "/run/keepalived_vrrp.pid", "-c", "/run/keepalived_checkers.pid"}
 	}
-	return []string{testBin, "-n", "-l", "-D", "-f", conf, "-p", "/run/vrrpd.pid", "-r", "/run/vrrpd_vrrp.pid",
+	return []string{filepath.Join(binDir, "vrrpd"), "-n", "-l", "-D", "-f", conf, "-p", "/run/vrrpd.pid", "-r", "/run/vrrpd_vrrp.pid",
 		"--status-file", "/run/vrrpd/status.json"}
 }
 
@@ -132,7 +132,7 @@ func requireLab(t testing.TB) {
 	if testing.Short() {
 		t.Skip("lab test skipped in -short mode")
 	}
-	if os.Geteuid() != 0 || testBin == "" {
+	if os.Geteuid() != 0 || binDir == "" {
 		t.Skip("lab tests need root")
 	}
 	if _, err := os.Stat(keepalivedB); err != nil {

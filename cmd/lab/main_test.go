@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"halab/internal/gobuild"
 	"halab/internal/syncbuf"
 )
 
@@ -23,25 +24,7 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
-	code := 0
-	if os.Geteuid() == 0 {
-		dir, err := os.MkdirTemp("/var/tmp", "halab-cli-test-")
-		if err != nil {
-			panic(err)
-		}
-		out, err := exec.Command("go", "build", "-o", dir, ".", "../labapp", "../vrrpd", "../proxyd").CombinedOutput()
-		if err != nil {
-			os.RemoveAll(dir)
-			panic(string(out))
-		}
-		binDir = dir
-		defer os.RemoveAll(dir)
-	}
-	code = m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
+	os.Exit(gobuild.Main(m, os.Geteuid() == 0, &binDir, ".", "../labapp", "../vrrpd", "../proxyd"))
 }
 
 func labCmd(t *testing.T, args ...string) (string, error) {

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"halab/internal/gobuild"
 	"halab/internal/syncbuf"
 )
 
@@ -92,29 +93,16 @@ func TestCheckMode(t *testing.T) {
 	assert.Contains(t, errb.String(), "Fatal errors found in configuration.")
 }
 
-// buildLBD compiles cmd/lbd once per test binary run.
-var (
-	buildOnce sync.Once
-	lbdPath   string
-	buildErr  error
-)
+// binDir holds lbd, built once for this test binary (internal/gobuild).
+var binDir string
+
+func TestMain(m *testing.M) {
+	os.Exit(gobuild.Main(m, true, &binDir, "."))
+}
 
 func buildLBD(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "lbdbin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		lbdPath = filepath.Join(dir, "lbd")
-		out, err := exec.Command("go", "build", "-o", lbdPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	require.NoError(t, buildErr)
-	return lbdPath
+	return filepath.Join(binDir, "lbd")
 }
 
 // slowApp answers after the delay given in ?sleep=, naming itself.

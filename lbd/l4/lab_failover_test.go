@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"halab/internal/gobuild"
 	"halab/lab"
 )
 
@@ -102,7 +103,7 @@ func hasAddr(t *testing.T, n *lab.Node, addr string) bool {
 
 func TestLabDirectorFailover(t *testing.T) {
 	x := upLab(t, "l4b", failoverTopology)
-	require.NoError(t, goBuild(filepath.Join(x.shared, "vrrpd"), "halab/cmd/vrrpd"))
+	require.NoError(t, gobuild.Build(filepath.Join(x.shared, "vrrpd"), "halab/cmd/vrrpd"))
 
 	vrrp, lbd := map[string]*lab.Process{}, map[string]*lab.Process{}
 	for _, d := range []struct {

@@ -10,10 +10,8 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"halab/internal/gobuild"
 	"halab/lab"
 	"halab/lab/capture"
 )
@@ -125,14 +124,6 @@ func requireLab(t *testing.T) {
 	requireRoot(t)
 }
 
-func goBuild(out, pkg string) error {
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if b, err := exec.Command(goBin, "build", "-o", out, pkg).CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s: %w: %s", pkg, err, b)
-	}
-	return nil
-}
-
 func upL4Lab(t *testing.T) *l4Lab { return upLab(t, "l4a", labTopology) }
 
 // upLab brings up a lab whose nginx01 and nginx02 run labapp on port 80, and
@@ -149,10 +140,10 @@ func upLab(t *testing.T, name, topology string) *l4Lab {
 	t.Cleanup(func() { _ = l.Down(context.Background()) })
 	x := &l4Lab{top: t, l: l, shared: l.SharedDir(), apps: map[string]*lab.Process{}}
 
-	require.NoError(t, goBuild(filepath.Join(x.shared, "labapp"), "halab/cmd/labapp"))
+	require.NoError(t, gobuild.Build(filepath.Join(x.shared, "labapp"), "halab/cmd/labapp"))
 	// The real binary when cmd/lbd builds; else this test binary runs
 	// RunDaemon, the same code behind cmd/lbd's L4 mode.
-	if err := goBuild(filepath.Join(x.shared, "lbd"), "halab/cmd/lbd"); err == nil {
+	if err := gobuild.Build(filepath.Join(x.shared, "lbd"), "halab/cmd/lbd"); err == nil {
 		x.lbdCmd = []string{filepath.Join(x.shared, "lbd")}
 	} else {
 		t.Logf("using the test binary as lbd: %v", err)
