@@ -103,6 +103,9 @@ type clientConn struct {
 
 	out *countWriter  // bytes sent to the client
 	rd  readPacer     // the client's read deadline
+	// requests counts the requests read on the connection: the first one
+	// never takes another client's idle server connection.
+	requests int
 	bw  *bufio.Writer // buffered writer to the client (HTTP mode)
 	// bodyLeft: a request body may still be read after the response, the
 	// buffers must not go back to their pool.

@@ -98,6 +98,7 @@ func (c *clientConn) serveHTTP() {
 		start := time.Now()
 		c.readTimeout(firstSet(t.HTTPRequest, t.Client))
 		req, err := ReadRequest(br)
+		c.requests++
 		if err != nil {
 			fe.reqErr.Add(1)
 			code := 400

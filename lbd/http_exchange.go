@@ -105,13 +105,18 @@ func (c *clientConn) tryServer(be *Backend, srv *Server, req *Request, sc *serve
 var errConnect = errors.New("connection to server failed")
 
 // connect returns a connection to srv, reusing sc when it goes there.
+// As with HAProxy's default "http-reuse safe", the first request of a
+// client connection goes over a connection of its own; later ones may
+// take an idle one from the server's pool.
 func (c *clientConn) connect(be *Backend, srv *Server, sc *serverConn) (*serverConn, error) {
 	if sc != nil && sc.srv == srv {
 		return sc, nil
 	}
 	sc.close()
-	if idle := srv.getIdle(); idle != nil {
-		return idle, nil
+	if c.requests > 1 {
+		if idle := srv.getIdle(); idle != nil {
+			return idle, nil
+		}
 	}
 	conn, err := srv.dial(int(c.dst.Port()), firstSet(be.Cfg.Timeouts.Connect, 30*time.Second))
 	if err != nil {
