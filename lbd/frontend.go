@@ -101,12 +101,12 @@ type clientConn struct {
 	src  netip.AddrPort
 	dst  netip.AddrPort
 
-	out *countWriter  // bytes sent to the client
-	rd  readPacer     // the client's read deadline
+	out *countWriter // bytes sent to the client
+	rd  readPacer    // the client's read deadline
 	// requests counts the requests read on the connection: the first one
 	// never takes another client's idle server connection.
 	requests int
-	bw  *bufio.Writer // buffered writer to the client (HTTP mode)
+	bw       *bufio.Writer // buffered writer to the client (HTTP mode)
 	// bodyLeft: a request body may still be read after the response, the
 	// buffers must not go back to their pool.
 	bodyLeft bool
