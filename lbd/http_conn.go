@@ -22,7 +22,9 @@ type serverConn struct {
 	br   *bufio.Reader
 	bw   *bufio.Writer
 	used bool // already carried a request: a failure may be a stale close
-	rd   readPacer
+	// served counts the requests sent on the connection.
+	served int
+	rd     readPacer
 }
 
 func (sc *serverConn) close() {
@@ -314,11 +316,15 @@ func (c *clientConn) handle(req *Request, bw *bufio.Writer, sc *serverConn, star
 		sc.close()
 		return false, nil
 	}
-	if serverKeep && sc.br.Buffered() == 0 {
-		srv.putIdle(sc)
-	} else {
+	if !serverKeep || sc.br.Buffered() != 0 {
 		sc.close()
+		return keep, nil
 	}
+	if be.Cfg.HTTPReuse == "never" {
+		// the connection stays with its client connection
+		return keep, sc
+	}
+	srv.putIdle(sc)
 	return keep, nil
 }
 

@@ -105,16 +105,32 @@ func (c *clientConn) tryServer(be *Backend, srv *Server, req *Request, sc *serve
 var errConnect = errors.New("connection to server failed")
 
 // connect returns a connection to srv, reusing sc when it goes there.
-// As with HAProxy's default "http-reuse safe", the first request of a
-// client connection goes over a connection of its own; later ones may
-// take an idle one from the server's pool.
+// Otherwise it takes an idle one from the server's pool as the backend's
+// http-reuse strategy allows, as HAProxy does: "never" shares none (a
+// connection stays with its client connection), "safe" (the default)
+// sends the first request of a client connection over a connection of
+// its own and later ones over any, "aggressive" lets a first request take
+// a connection already reused once, "always" any.
 func (c *clientConn) connect(be *Backend, srv *Server, sc *serverConn) (*serverConn, error) {
 	if sc != nil && sc.srv == srv {
 		return sc, nil
 	}
 	sc.close()
-	if c.requests > 1 {
-		if idle := srv.getIdle(); idle != nil {
+	minServed := 0
+	if c.requests <= 1 {
+		switch be.Cfg.HTTPReuse {
+		case "always":
+		case "aggressive":
+			minServed = 2
+		default:
+			minServed = -1
+		}
+	}
+	if be.Cfg.HTTPReuse == "never" {
+		minServed = -1
+	}
+	if minServed >= 0 {
+		if idle := srv.getIdle(minServed); idle != nil {
 			return idle, nil
 		}
 	}
@@ -135,6 +151,7 @@ func (c *clientConn) connect(be *Backend, srv *Server, sc *serverConn) (*serverC
 func (c *clientConn) roundTrip(be *Backend, sc *serverConn, req *Request, l *reqLog) (*Response, bool, error) {
 	reused := sc.used
 	sc.used = true
+	sc.served++
 	srvTO := be.Cfg.Timeouts.Server
 	w := sc.bw
 	w.WriteString(req.Method)

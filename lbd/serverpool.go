@@ -13,19 +13,23 @@ type idleConn struct {
 	since time.Time
 }
 
-// getIdle takes the most recently used idle connection to s, if any, as
-// HAProxy's "http-reuse safe" shares idle server connections between
-// client connections.
-func (s *Server) getIdle() *serverConn {
+// getIdle takes the most recently used idle connection to s that has
+// carried at least minServed requests, if any (see connect for the
+// http-reuse strategies). Connections idle too long are closed on the way.
+func (s *Server) getIdle(minServed int) *serverConn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for len(s.idle) > 0 {
-		ic := s.idle[len(s.idle)-1]
-		s.idle = s.idle[:len(s.idle)-1]
-		if time.Since(ic.since) < idleServerTimeout {
+	for i := len(s.idle) - 1; i >= 0; i-- {
+		ic := s.idle[i]
+		if time.Since(ic.since) >= idleServerTimeout {
+			ic.sc.conn.Close()
+			s.idle = append(s.idle[:i], s.idle[i+1:]...)
+			continue
+		}
+		if ic.sc.served >= minServed {
+			s.idle = append(s.idle[:i], s.idle[i+1:]...)
 			return ic.sc
 		}
-		ic.sc.conn.Close()
 	}
 	return nil
 }

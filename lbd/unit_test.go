@@ -396,7 +396,7 @@ func TestTCPKeepAlive(t *testing.T) {
 
 			srv := in.Backend("l").Servers[0]
 			var sc *serverConn
-			require.Eventually(t, func() bool { sc = srv.getIdle(); return sc != nil }, 2*time.Second, 10*time.Millisecond)
+			require.Eventually(t, func() bool { sc = srv.getIdle(0); return sc != nil }, 2*time.Second, 10*time.Millisecond)
 			defer sc.close()
 			assert.Equal(t, tc.wantSrv, soKeepAlive(t, sc.conn), "server side")
 		})

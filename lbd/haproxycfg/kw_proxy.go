@@ -12,7 +12,11 @@ var capOf = map[string]Cap{
 	"bind": CapFrontend, "default_backend": CapFrontend, "use_backend": CapFrontend,
 	"server": CapBackend, "balance": CapBackend, "cookie": CapBackend,
 	"retries": CapBackend, "http-check": CapBackend, "tcp-check": CapBackend,
+	"http-reuse": CapBackend,
 }
+
+// validReuse are the http-reuse strategies.
+var validReuse = map[string]bool{"never": true, "safe": true, "aggressive": true, "always": true}
 
 // fatalCap lists keywords whose use in the wrong proxy kind is fatal, as in
 // HAProxy; for the others it is a warning and the line is ignored.
@@ -115,9 +119,15 @@ func (p *parser) proxyLine(px *Proxy, l Line, isDefaults bool) {
 				px.Logs = append(px.Logs, t)
 			}
 		}
+	case "http-reuse":
+		if len(w) != 2 || !validReuse[w[1]] {
+			p.alert(l.Pos, "'http-reuse' only supports 'never', 'safe', 'aggressive', 'always'.")
+			return
+		}
+		px.HTTPReuse = w[1]
 	case "maxconn", "fullconn", "description", "hash-type", "capture",
 		"errorfile", "monitor-uri", "log-format", "unique-id-format", "unique-id-header",
-		"default-server", "http-reuse", "compression", "redirect", "tcp-request", "tcp-response",
+		"default-server", "compression", "redirect", "tcp-request", "tcp-response",
 		"email-alert", "id", "disabled", "enabled", "rate-limit", "backlog", "maxconn-rate":
 		// Accepted and without effect in lbd (DIFFERENCES.md).
 	default:

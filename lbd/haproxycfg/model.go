@@ -91,11 +91,14 @@ type Proxy struct {
 	HTTPRequest    []*HTTPRule
 
 	// Backend side.
-	Balance      Balance
-	Servers      []*Server
-	Cookie       *Cookie
-	Redispatch   bool
-	Retries      int
+	Balance    Balance
+	Servers    []*Server
+	Cookie     *Cookie
+	Redispatch bool
+	Retries    int
+	// HTTPReuse is the http-reuse strategy for idle server connections:
+	// never, safe (the default), aggressive or always.
+	HTTPReuse    string
 	TCPCheck     bool
 	HTTPCheck    *HTTPCheck
 	HTTPResponse []*HTTPRule

@@ -214,7 +214,7 @@ func (p *parser) inherit(cap Cap, s *Section) *Proxy {
 		Retries: d.Retries, Timeouts: d.Timeouts, Redispatch: d.Redispatch,
 		TCPCheck: d.TCPCheck, HTTPLog: d.HTTPLog, DontLogNull: d.DontLogNull,
 		HTTPServerClose: d.HTTPServerClose, HTTPKeepAlive: d.HTTPKeepAlive, TCPLog: d.TCPLog,
-		ClientTCPKA: d.ClientTCPKA, ServerTCPKA: d.ServerTCPKA,
+		ClientTCPKA: d.ClientTCPKA, ServerTCPKA: d.ServerTCPKA, HTTPReuse: d.HTTPReuse,
 		LogGlobal: d.LogGlobal, Logs: append([]LogTarget(nil), d.Logs...),
 	}
 	if cap&CapFrontend != 0 {

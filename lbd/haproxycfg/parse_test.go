@@ -152,6 +152,8 @@ func TestParseErrors(t *testing.T) {
 		{"server in frontend", "frontend f\nbind 127.0.0.1:1\nserver s 127.0.0.1:2\n", "parsing [t.cfg:3] : 'server' not allowed because frontend 'f' has no backend capability."},
 		{"global", "global\nfoo bar\n", "parsing [t.cfg:2] : unknown keyword 'foo' in 'global' section"},
 		{"bind port", "frontend f\nbind 127.0.0.1:99999\n", "parsing [t.cfg:2] : 'bind' : invalid port '99999'"},
+		{"http-reuse", "backend b\nhttp-reuse bogus\n", "parsing [t.cfg:2] : 'http-reuse' only supports 'never', 'safe', 'aggressive', 'always'."},
+		{"http-reuse bare", "backend b\nhttp-reuse\n", "parsing [t.cfg:2] : 'http-reuse' only supports 'never', 'safe', 'aggressive', 'always'."},
 		{"mode mismatch", "frontend f *:8080\nmode http\ndefault_backend b\nbackend b\nserver s 127.0.0.1:1\n",
 			"http frontend 'f' (t.cfg:1) tries to use incompatible tcp backend 'b' (t.cfg:4) as its default backend (see 'mode')."},
 	}
