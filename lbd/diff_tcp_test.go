@@ -11,30 +11,20 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"halab/internal/nettest"
 )
 
 // startEcho runs a line echo server that prefixes answers with its name.
 func startEcho(t *testing.T, name string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				sc := bufio.NewScanner(c)
-				for sc.Scan() {
-					fmt.Fprintf(c, "%s: %s\n", name, sc.Text())
-				}
-				fmt.Fprintf(c, "%s: bye\n", name)
-			}()
+	ln := nettest.Serve(t, "tcp", "127.0.0.1:0", func(c net.Conn) {
+		sc := bufio.NewScanner(c)
+		for sc.Scan() {
+			fmt.Fprintf(c, "%s: %s\n", name, sc.Text())
 		}
-	}()
-	t.Cleanup(func() { ln.Close() })
+		fmt.Fprintf(c, "%s: bye\n", name)
+	})
 	return ln.Addr().String()
 }
 

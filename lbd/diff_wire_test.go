@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"halab/internal/nettest"
 )
 
 // rawApp records the exact request heads it receives and answers by path:
@@ -20,31 +22,18 @@ import (
 // as an HTTP/1.0 server, anything else with a Content-Length body.
 type rawApp struct {
 	Addr  string
-	ln    net.Listener
 	mu    sync.Mutex
 	heads []string
 }
 
 func startRawApp(t *testing.T) *rawApp {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	a := &rawApp{Addr: ln.Addr().String(), ln: ln}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go a.serve(c)
-		}
-	}()
-	t.Cleanup(func() { ln.Close() })
+	a := &rawApp{}
+	a.Addr = nettest.Serve(t, "tcp", "127.0.0.1:0", a.serve).Addr().String()
 	return a
 }
 
 func (a *rawApp) serve(c net.Conn) {
-	defer c.Close()
 	br := bufio.NewReader(c)
 	for {
 		c.SetReadDeadline(time.Now().Add(10 * time.Second))

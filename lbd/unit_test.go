@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"halab/internal/nettest"
 	"halab/lbd/haproxycfg"
 )
 
@@ -233,26 +234,14 @@ func TestHAProxyHandler(t *testing.T) {
 // TestTCPIdleTimeout: a TCP session idle for "timeout client" is closed,
 // but one where only the server talks stays open.
 func TestTCPIdleTimeout(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				// Talk every 100ms for 1s, then go quiet.
-				for i := 0; i < 10; i++ {
-					fmt.Fprintf(c, "tick %d\n", i)
-					time.Sleep(100 * time.Millisecond)
-				}
-				time.Sleep(5 * time.Second)
-			}()
+	ln := nettest.Serve(t, "tcp", "127.0.0.1:0", func(c net.Conn) {
+		// Talk every 100ms for 1s, then go quiet.
+		for i := 0; i < 10; i++ {
+			fmt.Fprintf(c, "tick %d\n", i)
+			time.Sleep(100 * time.Millisecond)
 		}
-	}()
+		time.Sleep(5 * time.Second)
+	})
 	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	cfg := "defaults\nmode tcp\ntimeout connect 1s\ntimeout client 300ms\ntimeout server 300ms\n" +
 		"listen l\nbind " + listen + "\nserver s " + ln.Addr().String() + "\n"

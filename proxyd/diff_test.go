@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"halab/internal/nettest"
 )
 
 // diffConf is the configuration served by both nginx and proxyd in the
@@ -281,7 +283,7 @@ func TestDifferentialNginx(t *testing.T) {
 	vars := map[string]string{
 		"APP1": app1.addr(), "APP2": app2.addr(),
 		"DEAD1": freePort(t, "127.0.0.1"), "DEAD2": freePort(t, "127.0.0.1"),
-		"HOLE": blackhole(t), "STATIC": staticRoot(t),
+		"HOLE": nettest.Blackhole(t).String(), "STATIC": staticRoot(t),
 	}
 	type result struct {
 		resps   []*clientResp

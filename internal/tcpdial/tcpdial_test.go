@@ -12,27 +12,15 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"halab/internal/nettest"
 )
 
 // echoServer accepts connections on network/addr and echoes until EOF,
 // then closes.
 func echoServer(t *testing.T, network, addr string) netip.AddrPort {
 	t.Helper()
-	ln, err := net.Listen(network, addr)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_, _ = io.Copy(c, c)
-			}()
-		}
-	}()
+	ln := nettest.Serve(t, network, addr, func(c net.Conn) { _, _ = io.Copy(c, c) })
 	return ln.Addr().(*net.TCPAddr).AddrPort()
 }
 
@@ -81,32 +69,8 @@ func TestDialRefused(t *testing.T) {
 	assert.False(t, ne.Timeout())
 }
 
-// unanswered is an address whose SYNs go unanswered: a listener with a
-// full accept queue on Linux drops them.
-func unanswered(t *testing.T) netip.AddrPort {
-	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = syscall.Close(fd) })
-	require.NoError(t, syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
-	require.NoError(t, syscall.Listen(fd, 0))
-	sa, err := syscall.Getsockname(fd)
-	require.NoError(t, err)
-	addr := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(sa.(*syscall.SockaddrInet4).Port))
-	// fill the queue (backlog 0 holds one connection)
-	for i := 0; i < 4; i++ {
-		c, err := Dial(context.Background(), addr, 200*time.Millisecond)
-		if err != nil {
-			return addr
-		}
-		t.Cleanup(func() { _ = c.Close() })
-	}
-	t.Skip("the kernel kept accepting connections on a full queue")
-	return addr
-}
-
 func TestDialTimeout(t *testing.T) {
-	addr := unanswered(t)
+	addr := nettest.Blackhole(t)
 	start := time.Now()
 	_, err := Dial(context.Background(), addr, 150*time.Millisecond)
 	require.Error(t, err)
@@ -117,7 +81,7 @@ func TestDialTimeout(t *testing.T) {
 }
 
 func TestDialCancelled(t *testing.T) {
-	addr := unanswered(t)
+	addr := nettest.Blackhole(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	start := time.Now()
@@ -140,18 +104,7 @@ func TestDialDeadlines(t *testing.T) {
 }
 
 func BenchmarkDial(b *testing.B) {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	require.NoError(b, err)
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_ = c.Close()
-		}
-	}()
+	ln := nettest.Serve(b, "tcp4", "127.0.0.1:0", func(net.Conn) {})
 	addr := ln.Addr().(*net.TCPAddr).AddrPort()
 	for _, bc := range []struct {
 		name string
