@@ -116,20 +116,18 @@ func (c *clientConn) connect(be *Backend, srv *Server, sc *serverConn) (*serverC
 		return sc, nil
 	}
 	sc.close()
-	minServed := 0
+	// may this request take an idle connection, of at least how many requests?
+	pool, minServed := be.Cfg.HTTPReuse != "never", 0
 	if c.requests <= 1 {
 		switch be.Cfg.HTTPReuse {
 		case "always":
 		case "aggressive":
 			minServed = 2
 		default:
-			minServed = -1
+			pool = false
 		}
 	}
-	if be.Cfg.HTTPReuse == "never" {
-		minServed = -1
-	}
-	if minServed >= 0 {
+	if pool {
 		if idle := srv.getIdle(minServed); idle != nil {
 			return idle, nil
 		}
