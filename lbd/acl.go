@@ -17,6 +17,15 @@ type txn struct {
 	dst netip.AddrPort
 	req *Request
 	log *reqLog
+
+	// keep: the client connection stays open after this transaction.
+	keep bool
+	// out0 is the count of bytes sent to the client before it.
+	out0 int64
+	// pers is what the request's persistence cookie names.
+	pers persistence
+	// serverClose: "option http-server-close" applies.
+	serverClose bool
 }
 
 func (tx *txn) backendName() string {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -155,177 +154,42 @@ func clientKeepAlive(req *Request) bool {
 // handle processes one request and returns whether the client connection
 // stays open, and the server connection to keep for the next request.
 func (c *clientConn) handle(req *Request, bw *bufio.Writer, sc *serverConn, start, hdrs time.Time) (bool, *serverConn) {
-	fe := c.fe
-	l := newReqLog(start)
-	l.headers = hdrs
-	l.reqLine = req.Method + " " + req.URI + " " + req.Proto
-	tx := &txn{fe: fe, src: c.src, dst: c.dst, req: req, log: l}
-	keep := clientKeepAlive(req) && !fe.in.isStopping()
-	out0 := c.out.n + int64(bw.Buffered())
+	tx := c.newTxn(req, bw, start, hdrs)
 	// The log line goes out before the response's last bytes, so that
 	// lines keep the order of the requests (serveHTTP flushes).
-	defer func() {
-		l.bytes = c.out.n + int64(bw.Buffered()) - out0
-		c.emitLog(l)
-	}()
-
-	// Frontend http-request rules, services and the stats page.
-	if done, k := c.requestRules(tx, fe.Cfg, bw, keep); done {
-		return k, sc
+	defer c.endTxn(tx, bw)
+	if c.begin(tx, bw) {
+		return tx.keep, sc
 	}
-	if st := fe.Cfg.Stats; st != nil && st.Enabled && strings.HasPrefix(req.URI, st.URI) {
-		drain(req.Body)
-		k := c.serveStats(tx, bw, keep)
-		fe.countStatus(200)
-		l.status, l.term, l.server = 200, "LR", "<STATS>"
-		return k, sc
-	}
-	be := fe.backendFor(tx)
-	if be == nil {
-		drain(req.Body)
-		fe.countStatus(503)
-		l.status, l.term = 503, "SC"
-		return writeError(bw, 503, keep), sc
-	}
-	tx.be = be
-	l.backend, l.be = be.Name, be
-	if be.Cfg != fe.Cfg {
-		if done, k := c.requestRules(tx, be.Cfg, bw, keep); done {
-			return k, sc
-		}
-		if st := be.Cfg.Stats; st != nil && st.Enabled && strings.HasPrefix(req.URI, st.URI) {
-			drain(req.Body)
-			l.status, l.term, l.server = 200, "LR", "<STATS>"
-			return c.serveStats(tx, bw, keep), sc
-		}
-	}
-	be.cumConns.Add(1)
-	be.reqTotal.Add(1)
-	c.forwardedFor(tx, be)
-	pers := be.requestCookie(req)
-
-	// The connection mode is HAProxy's to decide: it drops the "close" and
-	// "keep-alive" tokens and states its own, keeping the HTTP version.
-	stripConnTokens(&req.Header)
-	serverClose := be.Cfg.HTTPServerClose || fe.Cfg.HTTPServerClose
-	switch {
-	case serverClose && req.Proto != "HTTP/1.0":
-		req.Header.Add("connection", "close")
-	case !serverClose && req.Proto == "HTTP/1.0":
-		req.Header.Add("connection", "keep-alive")
-	}
-
-	if be.Cfg.Cookie != nil {
-		l.ckReq, l.ckResp = pers.flag(nil), 'N'
-	}
-	srv, sc, resp, code := c.exchange(tx, be, pers, req, sc)
-	if srv != nil {
-		l.server = srv.Name
-		if be.Cfg.Cookie != nil {
-			l.ckReq = pers.flag(srv)
-		}
-	}
+	srv, sc, resp, code := c.exchange(tx, tx.be, tx.pers, req, sc)
+	c.noteServer(tx, srv)
 	if resp == nil {
 		drain(req.Body)
-		fe.countStatus(code)
-		be.countStatus(code)
-		l.status = code
-		l.term = map[int]string{502: "SH", 504: "sH"}[code]
-		if l.term == "" {
-			l.term = "SC"
-		}
-		return writeError(bw, code, keep && req.length == 0 && !req.chunked), sc
+		return c.answerFailure(tx, bw, code), sc
 	}
-	tx.srv = srv
-	l.srv, l.status = srv, resp.Status
-	srv.countStatus(resp.Status)
-	be.countStatus(resp.Status)
-	fe.countStatus(resp.Status)
-
-	ck := be.serverSetCookies(&resp.Header, srv)
-	for _, r := range be.Cfg.HTTPResponse {
-		if tx.evalCond(r.Cond) {
-			applyHeaderRule(r, &resp.Header, tx)
-		}
-	}
-	if fe.Cfg != be.Cfg {
-		for _, r := range fe.Cfg.HTTPResponse {
-			if tx.evalCond(r.Cond) {
-				applyHeaderRule(r, &resp.Header, tx)
-			}
-		}
-	}
-	if be.insertCookie(&resp.Header, srv, pers, resp.Status) {
-		ck = 'I'
-	}
-	if be.Cfg.Cookie != nil {
-		l.ckResp = ck
-	}
-
-	serverKeep := !resp.toClose && !serverClose && !resp.Header.hasToken("Connection", "close") &&
-		resp.Proto != "HTTP/1.0" && !resp.abandoned
 	if resp.abandoned {
 		// A goroutine may still read the request body from br.
-		keep = false
+		tx.keep = false
 		c.bodyLeft = true
 	}
-	stripConnTokens(&resp.Header)
-	chunkOut := resp.chunked
-	if resp.toClose {
-		if keep && req.Proto == "HTTP/1.1" {
-			chunkOut = true
-			resp.Header.Add("transfer-encoding", "chunked")
-		} else {
-			keep = false
-		}
-	}
-	// Like HAProxy, the status line keeps the server's version; the
-	// connection mode is only spelled out where the version does not
-	// imply it.
-	switch {
-	case !keep && resp.Proto != "HTTP/1.0":
-		resp.Header.Add("connection", "close")
-	case keep && (req.Proto == "HTTP/1.0" || resp.Proto == "HTTP/1.0"):
-		resp.Header.Add("connection", "keep-alive")
-	}
-
-	bw.WriteString(resp.Proto)
-	bw.WriteByte(' ')
-	bw.WriteString(strconv.Itoa(resp.Status))
-	if resp.Reason != "" {
-		bw.WriteByte(' ')
-		bw.WriteString(resp.Reason)
-	}
-	bw.WriteString("\r\n")
-	writeHeader(bw, resp.Header)
-	bw.WriteString("\r\n")
+	chunkOut, serverKeep := c.respondHead(tx, bw, srv, resp)
 	sent := c.out.n - int64(bw.Buffered())
-	_, err := writeBody(bw, &idleReader{r: resp.Body, pacer: &sc.rd, idle: be.Cfg.Timeouts.Server}, chunkOut)
-	// The server is done once its response is read: release it before the
-	// last bytes reach the client, so that a client's next request sees
-	// the connection count already lowered (leastconn).
-	srv.cur.Add(-1)
-	be.Balancer.Release(srv)
-	// Response bytes, head included, as HAProxy's bytes_out counts them
-	// (the last ones are flushed by serveHTTP, after the log line).
-	n := uint64(c.out.n + int64(bw.Buffered()) - sent)
-	srv.bytesOut.Add(n)
-	be.bytesOut.Add(n)
-	fe.bytesOut.Add(n)
+	_, err := writeBody(bw, &idleReader{r: resp.Body, pacer: &sc.rd, idle: tx.be.Cfg.Timeouts.Server}, chunkOut)
+	c.serverDone(tx, bw, srv, sent)
 	if err != nil {
 		sc.close()
 		return false, nil
 	}
 	if !serverKeep || sc.br.Buffered() != 0 {
 		sc.close()
-		return keep, nil
+		return tx.keep, nil
 	}
-	if be.Cfg.HTTPReuse == "never" {
+	if tx.be.Cfg.HTTPReuse == "never" {
 		// the connection stays with its client connection
-		return keep, sc
+		return tx.keep, sc
 	}
 	srv.putIdle(sc)
-	return keep, nil
+	return tx.keep, nil
 }
 
 // requestRules runs the http-request rules of a proxy. It reports whether
