@@ -172,8 +172,8 @@ func (c *clientConn) handle(req *Request, bw *bufio.Writer, sc *serverConn, star
 		tx.keep = false
 		c.bodyLeft = true
 	}
+	sent := c.out.n + int64(bw.Buffered())
 	chunkOut, serverKeep := c.respondHead(tx, bw, srv, resp)
-	sent := c.out.n - int64(bw.Buffered())
 	_, err := writeBody(bw, &idleReader{r: resp.Body, pacer: &sc.rd, idle: tx.be.Cfg.Timeouts.Server}, chunkOut)
 	c.serverDone(tx, bw, srv, sent)
 	if err != nil {

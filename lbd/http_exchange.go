@@ -152,6 +152,7 @@ func (c *clientConn) roundTrip(be *Backend, sc *serverConn, req *Request, l *req
 	sc.served++
 	srvTO := be.Cfg.Timeouts.Server
 	w := sc.bw
+	start := sc.out.n + int64(w.Buffered())
 	w.WriteString(req.Method)
 	w.WriteByte(' ')
 	w.WriteString(req.URI)
@@ -160,7 +161,6 @@ func (c *clientConn) roundTrip(be *Backend, sc *serverConn, req *Request, l *req
 	w.WriteString("\r\n")
 	writeHeader(w, req.Header)
 	w.WriteString("\r\n")
-	start := sc.out.n - int64(w.Buffered())
 	count := func() {
 		// Request bytes, head included, as HAProxy's bytes_in counts them.
 		n := uint64(sc.out.n - start)

@@ -190,7 +190,7 @@ func (c *clientConn) respondHead(tx *txn, bw *bufio.Writer, srv *Server, resp *R
 // serverDone releases srv once its response is read, before the last
 // bytes reach the client, so that a client's next request sees the
 // connection count already lowered (leastconn); sent is the count of
-// client bytes before the response head.
+// client bytes, buffered ones included, before the response head.
 func (c *clientConn) serverDone(tx *txn, bw *bufio.Writer, srv *Server, sent int64) {
 	srv.cur.Add(-1)
 	tx.be.Balancer.Release(srv)

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -389,5 +390,64 @@ func TestTCPKeepAlive(t *testing.T) {
 			defer sc.close()
 			assert.Equal(t, tc.wantSrv, soKeepAlive(t, sc.conn), "server side")
 		})
+	}
+}
+
+// TestByteCounters: bytes_in and bytes_out count each request and
+// response once, head and body, as they crossed the wire.
+func TestByteCounters(t *testing.T) {
+	var mu sync.Mutex
+	var atServer int
+	app := nettest.Serve(t, "tcp", "127.0.0.1:0", func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			n, err := rawHead(br)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			atServer += n
+			mu.Unlock()
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+		}
+	})
+	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	_, in := startLBD(t, diffDefaults+"frontend fe\nbind "+listen+"\ndefault_backend be\nbackend be\nserver s1 "+app.Addr().String()+"\n", listen)
+	c, err := net.Dial("tcp", listen)
+	require.NoError(t, err)
+	defer c.Close()
+	br := bufio.NewReader(c)
+	var atClient int
+	for range 3 {
+		_, err := io.WriteString(c, "GET /x HTTP/1.1\r\nHost: h\r\n\r\n")
+		require.NoError(t, err)
+		n, err := rawHead(br)
+		require.NoError(t, err)
+		body := make([]byte, 5)
+		_, err = io.ReadFull(br, body)
+		require.NoError(t, err)
+		atClient += n + len(body)
+	}
+	fe, be := in.Frontends[0], in.Backend("be")
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, uint64(atServer), fe.bytesIn.Load())
+	assert.Equal(t, uint64(atServer), be.Servers[0].bytesIn.Load())
+	assert.Equal(t, uint64(atClient), fe.bytesOut.Load())
+	assert.Equal(t, uint64(atClient), be.bytesOut.Load())
+}
+
+// rawHead reads a message head and returns its length in bytes.
+func rawHead(br *bufio.Reader) (int, error) {
+	n := 0
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return n, err
+		}
+		n += len(line)
+		if line == "\r\n" {
+			return n, nil
+		}
 	}
 }
