@@ -68,15 +68,9 @@ func (fe *Frontend) acceptLoop(l net.Listener) {
 		cc := &clientConn{fe: fe, conn: c, rd: readPacer{conn: c}}
 		cc.src = addrPort(c.RemoteAddr())
 		cc.dst = addrPort(c.LocalAddr())
-		fe.in.track(cc)
-		n := fe.curConns.Add(1)
-		if n > fe.maxConns.Load() {
-			fe.maxConns.Store(n)
-		}
-		fe.cumConns.Add(1)
+		fe.accepted(cc)
 		go func() {
-			defer fe.in.untrack(cc)
-			defer fe.curConns.Add(-1)
+			defer fe.closed(cc)
 			defer c.Close()
 			if fe.Cfg.Mode == haproxycfg.ModeHTTP {
 				cc.serveHTTP()
@@ -85,6 +79,22 @@ func (fe *Frontend) acceptLoop(l net.Listener) {
 			}
 		}()
 	}
+}
+
+// accepted counts and tracks a new client connection.
+func (fe *Frontend) accepted(c *clientConn) {
+	fe.in.track(c)
+	n := fe.curConns.Add(1)
+	if n > fe.maxConns.Load() {
+		fe.maxConns.Store(n)
+	}
+	fe.cumConns.Add(1)
+}
+
+// closed is accepted's counterpart, once the connection is closed.
+func (fe *Frontend) closed(c *clientConn) {
+	fe.in.untrack(c)
+	fe.curConns.Add(-1)
 }
 
 func addrPort(a net.Addr) netip.AddrPort {
@@ -111,6 +121,10 @@ type clientConn struct {
 	// buffers must not go back to their pool.
 	bodyLeft bool
 
+	// loop drives the connection while it runs on the event loop
+	// (nil on the goroutine path); guarded by mu.
+	loop *loopClient
+
 	mu     sync.Mutex
 	idle   bool
 	closed bool
@@ -135,8 +149,25 @@ const drainGrace = time.Second
 func (c *clientConn) drainIdle() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if lc := c.loop; lc != nil {
+		lc.hl.lp.Post(lc.drainIdle)
+		return
+	}
 	if c.idle && !c.closed {
 		c.conn.SetReadDeadline(time.Now().Add(drainGrace))
+	}
+}
+
+// abort closes the connection at once.
+func (c *clientConn) abort() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if lc := c.loop; lc != nil {
+		lc.hl.lp.Post(lc.close)
+		return
+	}
+	if c.conn != nil {
+		c.conn.Close()
 	}
 }
 

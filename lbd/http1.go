@@ -333,7 +333,7 @@ func (c *chunkedBody) Read(p []byte) (int, error) {
 // each write gets that long: HAProxy's timeouts bound inactivity, not a
 // whole transfer (the deadline is renewed as renew.Due paces it).
 type countWriter struct {
-	w       net.Conn
+	w       io.Writer
 	n       int64
 	idle    time.Duration
 	renewed time.Time
@@ -342,7 +342,9 @@ type countWriter struct {
 func (c *countWriter) Write(p []byte) (int, error) {
 	if c.idle > 0 {
 		if now, due := renew.Due(&c.renewed, c.idle); due {
-			c.w.SetWriteDeadline(now.Add(c.idle))
+			if conn, ok := c.w.(net.Conn); ok {
+				conn.SetWriteDeadline(now.Add(c.idle))
+			}
 		}
 	}
 	n, err := c.w.Write(p)

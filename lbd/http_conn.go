@@ -43,10 +43,15 @@ func firstSet(ds ...time.Duration) time.Duration {
 }
 
 // serveHTTP runs the HTTP/1.x keep-alive loop of one client connection.
-func (c *clientConn) serveHTTP() {
+func (c *clientConn) serveHTTP() { c.serveHTTPFrom(c.conn, true) }
+
+// serveHTTPFrom runs the keep-alive loop reading from r, the connection
+// or bytes received before it (a connection handed over by the event
+// loop); first tells whether a request came before.
+func (c *clientConn) serveHTTPFrom(r io.Reader, first bool) {
 	fe := c.fe
 	pools := &fe.in.bufs
-	br := pools.getReader(c.conn)
+	br := pools.getReader(r)
 	c.out = &countWriter{w: c.conn, idle: fe.Cfg.Timeouts.Client}
 	bw := pools.getWriter(c.out)
 	c.bw = bw
@@ -59,7 +64,7 @@ func (c *clientConn) serveHTTP() {
 	var sc *serverConn
 	defer func() { sc.close() }()
 	t := fe.Cfg.Timeouts
-	for first := true; ; first = false {
+	for ; ; first = false {
 		idleTO := firstSet(t.HTTPRequest, t.Client)
 		if !first {
 			idleTO = firstSet(t.HTTPKeepAlive, t.HTTPRequest, t.Client)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -36,6 +37,10 @@ type Instance struct {
 	acceptWG  sync.WaitGroup
 	checkStop context.CancelFunc
 	checkWG   sync.WaitGroup
+	// loop runs the HTTP frontends it can (nil when none can); the
+	// others accept on goroutines (acceptWG)
+	loop    *httpLoop
+	loopFEs []*Frontend
 }
 
 // New builds an Instance from a validated configuration. Nothing listens
@@ -138,7 +143,37 @@ func (in *Instance) Serve() {
 	for _, b := range in.Backends {
 		b.startChecks(ctx, &in.checkWG)
 	}
+	in.loopFEs = nil
+	// LBD_EVENT_LOOP=0 keeps every frontend on goroutines, to compare
+	if os.Getenv("LBD_EVENT_LOOP") != "0" {
+		for _, fe := range in.Frontends {
+			if fe.loopEligible() {
+				in.loopFEs = append(in.loopFEs, fe)
+			}
+		}
+	}
+	if len(in.loopFEs) > 0 {
+		hl, err := newHTTPLoop(in)
+		if err != nil {
+			in.Log.Warn("no event loop, connections run on goroutines", "err", err)
+			in.loopFEs = nil
+		} else {
+			in.loop = hl
+		}
+	}
+	in.startAccepting()
+}
+
+// startAccepting accepts on every listener: the loop's frontends on the
+// loop, the others on goroutines.
+func (in *Instance) startAccepting() {
+	if in.loop != nil {
+		in.loop.startAccepting(in.loopFEs)
+	}
 	for _, fe := range in.Frontends {
+		if slices.Contains(in.loopFEs, fe) {
+			continue
+		}
 		for _, l := range fe.listeners {
 			in.acceptWG.Add(1)
 			go func(l net.Listener) {
@@ -146,6 +181,14 @@ func (in *Instance) Serve() {
 				fe.acceptLoop(l)
 			}(l)
 		}
+	}
+}
+
+// stopAccepting makes the loop leave the listeners (open, as the
+// goroutines' listeners stay).
+func (in *Instance) stopAccepting() {
+	if in.loop != nil {
+		in.loop.stopAccepting()
 	}
 }
 
@@ -155,15 +198,7 @@ func (in *Instance) Resume() {
 	in.mu.Lock()
 	in.stopping.Store(false)
 	in.mu.Unlock()
-	for _, fe := range in.Frontends {
-		for _, l := range fe.listeners {
-			in.acceptWG.Add(1)
-			go func(l net.Listener) {
-				defer in.acceptWG.Done()
-				fe.acceptLoop(l)
-			}(l)
-		}
-	}
+	in.startAccepting()
 }
 
 // HandOff stops accepting without closing the listening sockets and
@@ -173,6 +208,7 @@ func (in *Instance) HandOff() map[string]net.Listener {
 	in.mu.Lock()
 	in.stopping.Store(true)
 	in.mu.Unlock()
+	in.stopAccepting()
 	for _, fe := range in.Frontends {
 		for _, l := range fe.listeners {
 			if tl, ok := l.(*net.TCPListener); ok {
@@ -233,6 +269,9 @@ func (in *Instance) Drain(ctx context.Context) error {
 				s.closeIdle()
 			}
 		}
+		if in.loop != nil {
+			in.loop.stop()
+		}
 		for _, fe := range in.Frontends {
 			fe.logs.close()
 		}
@@ -244,7 +283,7 @@ func (in *Instance) Drain(ctx context.Context) error {
 	case <-ctx.Done():
 		in.mu.Lock()
 		for c := range in.conns {
-			c.conn.Close()
+			c.abort()
 		}
 		in.mu.Unlock()
 		return ctx.Err()
@@ -257,6 +296,7 @@ func (in *Instance) Close() {
 	in.mu.Lock()
 	in.stopping.Store(true)
 	in.mu.Unlock()
+	in.stopAccepting()
 	in.closeListeners()
 	in.acceptWG.Wait()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -269,6 +309,7 @@ func (in *Instance) Shutdown(ctx context.Context) error {
 	in.mu.Lock()
 	in.stopping.Store(true)
 	in.mu.Unlock()
+	in.stopAccepting()
 	in.closeListeners()
 	in.acceptWG.Wait()
 	for _, fe := range in.Frontends {

@@ -334,17 +334,11 @@ func TestReadTimeout(t *testing.T) {
 	}
 }
 
-// soKeepAlive reads SO_KEEPALIVE of c.
-func soKeepAlive(t *testing.T, c net.Conn) bool {
+// fdKeepAlive reads SO_KEEPALIVE of a socket.
+func fdKeepAlive(t *testing.T, fd int) bool {
 	t.Helper()
-	rc, err := c.(syscall.Conn).SyscallConn()
+	v, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_KEEPALIVE)
 	require.NoError(t, err)
-	var v int
-	var serr error
-	require.NoError(t, rc.Control(func(fd uintptr) {
-		v, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE)
-	}))
-	require.NoError(t, serr)
 	return v != 0
 }
 
@@ -375,20 +369,25 @@ func TestTCPKeepAlive(t *testing.T) {
 			require.NoError(t, err)
 			_, _ = io.Copy(io.Discard, res.Body)
 
-			in.mu.Lock()
-			var accepted []net.Conn
-			for c := range in.conns {
-				accepted = append(accepted, c.conn)
-			}
-			in.mu.Unlock()
-			require.Len(t, accepted, 1)
-			assert.Equal(t, tc.wantCli, soKeepAlive(t, accepted[0]), "client side")
-
-			srv := in.Backend("l").Servers[0]
-			var sc *serverConn
-			require.Eventually(t, func() bool { sc = srv.getIdle(0); return sc != nil }, 2*time.Second, 10*time.Millisecond)
-			defer sc.close()
-			assert.Equal(t, tc.wantSrv, soKeepAlive(t, sc.conn), "server side")
+			// the event loop's sockets: the client's, the idle server one
+			require.NotNil(t, in.loop)
+			var cli, srv []int
+			require.Eventually(t, func() bool {
+				cli, srv = nil, nil
+				in.loop.do(func() {
+					for lc := range in.loop.clients {
+						cli = append(cli, lc.fd)
+					}
+					for _, list := range in.loop.idle {
+						for _, sc := range list {
+							srv = append(srv, sc.fd)
+						}
+					}
+				})
+				return len(cli) == 1 && len(srv) == 1
+			}, 2*time.Second, 10*time.Millisecond)
+			assert.Equal(t, tc.wantCli, fdKeepAlive(t, cli[0]), "client side")
+			assert.Equal(t, tc.wantSrv, fdKeepAlive(t, srv[0]), "server side")
 		})
 	}
 }

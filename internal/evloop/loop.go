@@ -1,0 +1,283 @@
+// Package evloop is an epoll event loop for halab's proxies: one goroutine
+// waits for the readiness of many non-blocking descriptors and runs their
+// handlers, with timers, the way nginx's and HAProxy's workers do. Driving
+// connections as state machines from one loop avoids a goroutine switch
+// per read and write and the runtime's hand-offs between threads, which
+// is where a goroutine-per-connection proxy spends its time in a lab
+// whose veth pairs make every write a long system call.
+//
+// Everything but Post runs on the loop's goroutine: handlers, timers and
+// posted functions may use the loop without locks.
+package evloop
+
+import (
+	"container/heap"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Handler receives the readiness events of a descriptor. Events are hints:
+// a handler tries its I/O and treats EAGAIN as "not yet" (a descriptor
+// number closed and reused within one batch may see its predecessor's).
+type Handler interface {
+	Ready(events uint32)
+}
+
+// Event masks for Add.
+const (
+	// EdgeReadWrite reports reads, writes and hang-ups once per change
+	// (edge-triggered): a handler reads or writes until EAGAIN.
+	EdgeReadWrite = unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET
+	// LevelRead reports readability while it lasts (listening sockets).
+	LevelRead = unix.EPOLLIN
+)
+
+// Loop is one event loop. Create it with New, run it with Run on a
+// goroutine of its own, end it with Stop.
+type Loop struct {
+	epfd   int
+	wakefd int
+	// handlers by descriptor number
+	handlers []Handler
+	events   []unix.EpollEvent
+	timers   timerHeap
+	now      time.Time
+	stopped  bool
+
+	mu     sync.Mutex
+	posted []func()
+	woken  bool // a wake-up is on its way
+}
+
+// New opens a loop.
+func New() (*Loop, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll_create1: %w", err)
+	}
+	wakefd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		unix.Close(epfd)
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
+	l := &Loop{epfd: epfd, wakefd: wakefd, events: make([]unix.EpollEvent, 256), now: time.Now()}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wakefd)}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
+		unix.Close(epfd)
+		unix.Close(wakefd)
+		return nil, fmt.Errorf("epoll_ctl: %w", err)
+	}
+	return l, nil
+}
+
+// Add watches fd for events (EdgeReadWrite or LevelRead) and hands them
+// to h. Loop goroutine only.
+func (l *Loop) Add(fd int, events uint32, h Handler) error {
+	ev := unix.EpollEvent{Events: events, Fd: int32(fd)}
+	if err := rawEpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		return fmt.Errorf("epoll_ctl add %d: %w", fd, err)
+	}
+	for fd >= len(l.handlers) {
+		l.handlers = append(l.handlers, nil)
+	}
+	l.handlers[fd] = h
+	return nil
+}
+
+// Remove stops watching fd; call it before closing fd. Loop goroutine only.
+func (l *Loop) Remove(fd int) {
+	if fd < len(l.handlers) {
+		l.handlers[fd] = nil
+	}
+	var ev unix.EpollEvent
+	_ = rawEpollCtl(l.epfd, unix.EPOLL_CTL_DEL, fd, &ev)
+}
+
+// Close removes fd from the loop and closes it. Loop goroutine only.
+func (l *Loop) Close(fd int) {
+	if fd < len(l.handlers) {
+		l.handlers[fd] = nil
+	}
+	// closing the last reference removes it from the epoll set
+	rawClose(fd)
+}
+
+// Post runs f on the loop's goroutine, soon. Any goroutine may call it;
+// functions run in the order posted. After Stop they never run.
+func (l *Loop) Post(f func()) {
+	l.mu.Lock()
+	l.posted = append(l.posted, f)
+	wake := !l.woken
+	l.woken = true
+	l.mu.Unlock()
+	if wake {
+		var one [8]byte
+		binary.NativeEndian.PutUint64(one[:], 1)
+		_, _ = unix.Write(l.wakefd, one[:])
+	}
+}
+
+// Stop ends Run once the handler or function running returns. Loop
+// goroutine only (others Post it).
+func (l *Loop) Stop() { l.stopped = true }
+
+// Now is the time the loop last woke up, for deadlines.
+func (l *Loop) Now() time.Time { return l.now }
+
+// Run waits for events and runs handlers, timers and posted functions
+// until Stop. It closes the loop's own descriptors when it returns, not
+// the ones added to it.
+func (l *Loop) Run() error {
+	defer unix.Close(l.wakefd)
+	defer unix.Close(l.epfd)
+	for !l.stopped {
+		n, err := l.wait()
+		l.now = time.Now()
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return fmt.Errorf("epoll_wait: %w", err)
+		}
+		for i := 0; i < n && !l.stopped; i++ {
+			ev := &l.events[i]
+			fd := int(ev.Fd)
+			if fd == l.wakefd {
+				l.runPosted()
+				continue
+			}
+			if fd < len(l.handlers) {
+				if h := l.handlers[fd]; h != nil {
+					h.Ready(ev.Events)
+				}
+			}
+		}
+		l.runTimers()
+	}
+	return nil
+}
+
+// wait is epoll_wait. A first look that does not block is made without
+// telling the scheduler (a raw system call): under load events are
+// there, and the goroutine keeps its P instead of having sysmon hand it
+// to another thread and back. Only a wait that blocks goes through the
+// scheduler, so that other goroutines have the P meanwhile.
+func (l *Loop) wait() (int, error) {
+	r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	if r > 0 {
+		return int(r), nil
+	}
+	ms := l.waitMillis()
+	if ms == 0 {
+		return 0, nil
+	}
+	return unix.EpollWait(l.epfd, l.events, ms)
+}
+
+func (l *Loop) runPosted() {
+	var buf [8]byte
+	_, _ = unix.Read(l.wakefd, buf[:])
+	l.mu.Lock()
+	fs := l.posted
+	l.posted = nil
+	l.woken = false
+	l.mu.Unlock()
+	for _, f := range fs {
+		if l.stopped {
+			return
+		}
+		f()
+	}
+}
+
+// waitMillis is how long epoll_wait may sleep: until the next timer,
+// rounded up to a millisecond, or for ever (-1).
+func (l *Loop) waitMillis() int {
+	if len(l.timers) == 0 {
+		return -1
+	}
+	d := l.timers[0].when.Sub(time.Now())
+	if d <= 0 {
+		return 0
+	}
+	return int((d + time.Millisecond - 1) / time.Millisecond)
+}
+
+func (l *Loop) runTimers() {
+	for len(l.timers) > 0 && !l.stopped {
+		t := l.timers[0]
+		if t.when.After(l.now) {
+			return
+		}
+		heap.Pop(&l.timers)
+		t.f()
+	}
+}
+
+// Timer runs a function on the loop at a time. Its methods are for the
+// loop's goroutine only.
+type Timer struct {
+	l    *Loop
+	when time.Time
+	idx  int // in the heap, -1 when not armed
+	f    func()
+}
+
+// NewTimer returns a timer that runs f when it fires; it is not armed.
+func (l *Loop) NewTimer(f func()) *Timer { return &Timer{l: l, idx: -1, f: f} }
+
+// Reset arms t to fire d after the loop's current time (Now).
+func (t *Timer) Reset(d time.Duration) { t.ResetAt(t.l.now.Add(d)) }
+
+// ResetAt arms t to fire at when.
+func (t *Timer) ResetAt(when time.Time) {
+	t.when = when
+	if t.idx >= 0 {
+		heap.Fix(&t.l.timers, t.idx)
+		return
+	}
+	heap.Push(&t.l.timers, t)
+}
+
+// Stop disarms t.
+func (t *Timer) Stop() {
+	if t.idx >= 0 {
+		heap.Remove(&t.l.timers, t.idx)
+	}
+}
+
+// When is the time t fires at, if armed.
+func (t *Timer) When() time.Time { return t.when }
+
+// Armed reports whether t will fire.
+func (t *Timer) Armed() bool { return t.idx >= 0 }
+
+type timerHeap []*Timer
+
+func (h timerHeap) Len() int           { return len(h) }
+func (h timerHeap) Less(i, j int) bool { return h[i].when.Before(h[j].when) }
+func (h timerHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].idx = i
+	h[j].idx = j
+}
+func (h *timerHeap) Push(x any) {
+	t := x.(*Timer)
+	t.idx = len(*h)
+	*h = append(*h, t)
+}
+func (h *timerHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	t.idx = -1
+	return t
+}

@@ -1,0 +1,94 @@
+package evloop
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// ListenerFD returns a duplicate of l's descriptor for a loop to accept
+// on; the caller closes it. l keeps its own and stays usable.
+func ListenerFD(l net.Listener) (int, error) {
+	sc, ok := l.(syscall.Conn)
+	if !ok {
+		return -1, errors.New("listener has no descriptor")
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	var derr error
+	if err := rc.Control(func(lfd uintptr) {
+		fd, derr = unix.FcntlInt(lfd, unix.F_DUPFD_CLOEXEC, 0)
+	}); err != nil {
+		return -1, err
+	}
+	if derr != nil {
+		return -1, os.NewSyscallError("fcntl", derr)
+	}
+	return fd, nil
+}
+
+// Accept takes a connection from the listening socket lfd: non-blocking,
+// TCP_NODELAY as the net package sets it, with both addresses.
+func Accept(lfd int) (fd int, remote, local netip.AddrPort, err error) {
+	fd, remote, err = rawAccept4(lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+	if err != nil {
+		return -1, remote, local, err
+	}
+	_ = SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	local, _ = rawGetsockname(fd)
+	return fd, remote, local, nil
+}
+
+// Connect starts a non-blocking connection to addr. The attempt goes on
+// in the kernel: a write returns EAGAIN until it is over, and its error
+// if it failed.
+func Connect(addr netip.AddrPort) (int, error) {
+	family := unix.AF_INET6
+	if addr.Addr().Unmap().Is4() {
+		family = unix.AF_INET
+	}
+	fd, err := rawSocket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	switch err := rawConnect(fd, addr); err {
+	case nil, unix.EINPROGRESS, unix.EINTR:
+		return fd, nil
+	default:
+		rawClose(fd)
+		return -1, os.NewSyscallError("connect", err)
+	}
+}
+
+// Read reads from fd without telling the Go scheduler: the loop's
+// goroutine keeps its P through the call (see Run).
+func Read(fd int, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+// Write writes to fd as Read reads.
+func Write(fd int, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
