@@ -54,6 +54,7 @@ type Loop struct {
 	mu     sync.Mutex
 	posted []func()
 	woken  bool // a wake-up is on its way
+	ended  bool // Run returned: its descriptors are closed
 }
 
 // New opens a loop.
@@ -113,6 +114,10 @@ func (l *Loop) Close(fd int) {
 // functions run in the order posted. After Stop they never run.
 func (l *Loop) Post(f func()) {
 	l.mu.Lock()
+	if l.ended {
+		l.mu.Unlock()
+		return
+	}
 	l.posted = append(l.posted, f)
 	wake := !l.woken
 	l.woken = true
@@ -135,8 +140,16 @@ func (l *Loop) Now() time.Time { return l.now }
 // until Stop. It closes the loop's own descriptors when it returns, not
 // the ones added to it.
 func (l *Loop) Run() error {
-	defer unix.Close(l.wakefd)
-	defer unix.Close(l.epfd)
+	defer func() {
+		// no Post may write to the wake-up descriptor's number once it
+		// is closed (it may be reused)
+		l.mu.Lock()
+		l.ended = true
+		l.posted = nil
+		l.mu.Unlock()
+		unix.Close(l.wakefd)
+		unix.Close(l.epfd)
+	}()
 	for !l.stopped {
 		n, err := l.wait()
 		l.now = time.Now()

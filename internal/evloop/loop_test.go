@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -1153,4 +1154,30 @@ func TestConnectRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPostAfterRun: a Post once Run has returned does nothing (it wrote
+// to the closed wake-up descriptor's number, which a new file may have).
+func TestPostAfterRun(t *testing.T) {
+	l, err := evloop.New()
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- l.Run() }()
+	l.Post(l.Stop)
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	defer r.Close()
+	defer w.Close()
+	ran := false
+	l.Post(func() { ran = true })
+	require.NoError(t, r.SetReadDeadline(time.Now().Add(100*time.Millisecond)))
+	n, _ := r.Read(make([]byte, 8))
+	assert.Zero(t, n, "bytes written to a descriptor the loop no longer owns")
+	assert.False(t, ran)
 }
