@@ -8,13 +8,16 @@ import (
 )
 
 // chunkDecoder decodes a chunked body as it arrives, in whatever pieces,
-// for the event loop (the goroutine path reads it with
-// httputil.NewChunkedReader, whose rules it follows: extensions ignored,
-// lines of at most 4 KiB, trailers read and dropped).
+// for the event loop. It follows the rules of httputil.NewChunkedReader,
+// which the goroutine path reads bodies with: chunk lines end in CRLF
+// with no other CR, extensions are ignored but their overhead is bounded,
+// lines are under 4 KiB, the data ends with exactly CRLF; trailer lines
+// are read and dropped as the goroutine path does (LF or CRLF).
 type chunkDecoder struct {
-	state chunkState
-	left  int64  // data bytes left in the current chunk
-	line  []byte // a line read in part
+	state  chunkState
+	left   int64  // data bytes left in the current chunk
+	line   []byte // a line read in part
+	excess int64  // overhead beyond what httputil allows for the data
 }
 
 type chunkState uint8
@@ -55,15 +58,24 @@ func (d *chunkDecoder) next(p []byte) (data []byte, used int, err error) {
 	}
 	switch d.state {
 	case chunkSize:
-		if i := bytes.IndexByte(line, ';'); i >= 0 {
-			line = line[:i]
-		}
-		line = bytes.TrimRight(line, " \t")
-		if len(line) == 0 || len(line) > 16 {
+		cr := bytes.IndexByte(line, '\r')
+		if cr < 0 || cr != len(line)-1 || len(line) > maxChunkLine {
 			return nil, used, errBadChunk
 		}
-		n, perr := strconv.ParseUint(string(line), 16, 63)
-		if perr != nil {
+		d.excess += int64(len(line)) + 1 // the line, its CRLF, the CRLF after the data
+		size := bytes.TrimRight(line[:cr], " \t")
+		if i := bytes.IndexByte(size, ';'); i >= 0 {
+			size = size[:i]
+		}
+		if len(size) == 0 || len(size) > 16 {
+			return nil, used, errBadChunk
+		}
+		n, perr := strconv.ParseUint(string(size), 16, 64)
+		if perr != nil || n > 1<<62 {
+			return nil, used, errBadChunk
+		}
+		d.excess = max(d.excess-16-2*int64(n), 0)
+		if d.excess > 16<<10 {
 			return nil, used, errBadChunk
 		}
 		if n == 0 {
@@ -72,20 +84,20 @@ func (d *chunkDecoder) next(p []byte) (data []byte, used int, err error) {
 			d.state, d.left = chunkData, int64(n)
 		}
 	case chunkDataEnd:
-		if len(line) != 0 {
+		if string(line) != "\r" {
 			return nil, used, errBadChunk
 		}
 		d.state = chunkSize
 	case chunkTrailer:
-		if len(line) == 0 {
+		if len(bytes.TrimSuffix(line, []byte("\r"))) == 0 {
 			d.state = chunkDone
 		}
 	}
 	return nil, used, nil
 }
 
-// readLine takes bytes of p up to a line feed and returns the whole
-// line without its CRLF or LF, or nil while the line is incomplete.
+// readLine takes bytes of p up to a line feed and returns the whole line
+// without its LF, or nil while the line is incomplete.
 func (d *chunkDecoder) readLine(p []byte) (line []byte, used int, err error) {
 	i := bytes.IndexByte(p, '\n')
 	if i < 0 {
@@ -103,7 +115,7 @@ func (d *chunkDecoder) readLine(p []byte) (line []byte, used int, err error) {
 		line = append(d.line, line...)
 		d.line = d.line[:0]
 	}
-	return bytes.TrimSuffix(line, []byte("\r")), i + 1, nil
+	return line, i + 1, nil
 }
 
 // done reports the end of the body.
