@@ -274,6 +274,18 @@ func ReadResponse(br *bufio.Reader, method string) (*Response, error) {
 	return r, nil
 }
 
+// writeRequestHead writes a request's start line and header fields.
+func writeRequestHead(w *bufio.Writer, req *Request) {
+	w.WriteString(req.Method)
+	w.WriteByte(' ')
+	w.WriteString(req.URI)
+	w.WriteByte(' ')
+	w.WriteString(req.Proto)
+	w.WriteString("\r\n")
+	writeHeader(w, req.Header)
+	w.WriteString("\r\n")
+}
+
 // writeHeader writes fields in lower case, in order.
 func writeHeader(w *bufio.Writer, h Header) {
 	for _, f := range h {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"time"
 )
@@ -25,7 +26,6 @@ func (c *clientConn) exchange(tx *txn, be *Backend, pers persistence, req *Reque
 	if srv == nil {
 		return nil, sc, nil, 503
 	}
-	retries := be.Cfg.Retries
 	tx.log.withWait = true
 	for attempt := 0; ; attempt++ {
 		tx.srv = srv
@@ -40,32 +40,52 @@ func (c *clientConn) exchange(tx *txn, be *Backend, pers persistence, req *Reque
 			return srv, nsc, resp, 0
 		}
 		if !errors.Is(err, errConnect) {
-			srv.failedResp.Add(1)
-			be.Balancer.Release(srv)
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				return srv, nil, nil, 504
-			}
-			return srv, nil, nil, 502
+			return srv, nil, nil, be.responseFailed(srv, err)
 		}
-		srv.failedConn.Add(1)
-		be.Balancer.Release(srv)
-		if attempt >= retries {
+		next, wait, giveUp := be.connectFailed(srv, attempt, tx.src.Addr())
+		if giveUp {
 			return srv, nil, nil, 503
 		}
-		if be.Cfg.Redispatch && attempt == retries-1 {
-			if other := be.Balancer.Pick(tx.src.Addr(), srv); other != nil && other != srv {
-				srv.redisp.Add(1)
-				srv = other
-				continue
-			}
-		}
-		srv.retried.Add(1)
-		wait := turnAround
-		if ct := be.Cfg.Timeouts.Connect; ct > 0 && ct < wait {
-			wait = ct
-		}
+		srv = next
 		time.Sleep(wait)
 	}
+}
+
+// connectFailed counts a failed connection to srv at attempt (0 the
+// first) and tells what follows, as HAProxy's retries and redispatch
+// decide: give up (503), or try next after wait (another server at once
+// on the last retry with option redispatch, else the same one after the
+// turn-around pause).
+func (be *Backend) connectFailed(srv *Server, attempt int, src netip.Addr) (next *Server, wait time.Duration, giveUp bool) {
+	srv.failedConn.Add(1)
+	be.Balancer.Release(srv)
+	retries := be.Cfg.Retries
+	if attempt >= retries {
+		return nil, 0, true
+	}
+	if be.Cfg.Redispatch && attempt == retries-1 {
+		if other := be.Balancer.Pick(src, srv); other != nil && other != srv {
+			srv.redisp.Add(1)
+			return other, 0, false
+		}
+	}
+	srv.retried.Add(1)
+	wait = turnAround
+	if ct := be.Cfg.Timeouts.Connect; ct > 0 && ct < wait {
+		wait = ct
+	}
+	return srv, wait, false
+}
+
+// responseFailed counts a server that failed to answer (err) and returns
+// the status to answer with: 504 on a timeout, else 502.
+func (be *Backend) responseFailed(srv *Server, err error) int {
+	srv.failedResp.Add(1)
+	be.Balancer.Release(srv)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return 504
+	}
+	return 502
 }
 
 // tryServer sends req to srv, on sc when it is a kept connection to srv.
@@ -104,6 +124,22 @@ func (c *clientConn) tryServer(be *Backend, srv *Server, req *Request, sc *serve
 
 var errConnect = errors.New("connection to server failed")
 
+// mayReuse tells whether the request in progress may take an idle server
+// connection, and one that carried at least how many requests (see
+// connect for the http-reuse strategies).
+func (c *clientConn) mayReuse(be *Backend) (pool bool, minServed int) {
+	if c.requests > 1 {
+		return be.Cfg.HTTPReuse != "never", 0
+	}
+	switch be.Cfg.HTTPReuse {
+	case "always":
+		return true, 0
+	case "aggressive":
+		return true, 2
+	}
+	return false, 0
+}
+
 // connect returns a connection to srv, reusing sc when it goes there.
 // Otherwise it takes an idle one from the server's pool as the backend's
 // http-reuse strategy allows, as HAProxy does: "never" shares none (a
@@ -116,18 +152,7 @@ func (c *clientConn) connect(be *Backend, srv *Server, sc *serverConn) (*serverC
 		return sc, nil
 	}
 	sc.close()
-	// may this request take an idle connection, of at least how many requests?
-	pool, minServed := be.Cfg.HTTPReuse != "never", 0
-	if c.requests <= 1 {
-		switch be.Cfg.HTTPReuse {
-		case "always":
-		case "aggressive":
-			minServed = 2
-		default:
-			pool = false
-		}
-	}
-	if pool {
+	if pool, minServed := c.mayReuse(be); pool {
 		if idle := srv.getIdle(minServed); idle != nil {
 			return idle, nil
 		}
@@ -153,14 +178,7 @@ func (c *clientConn) roundTrip(be *Backend, sc *serverConn, req *Request, l *req
 	srvTO := be.Cfg.Timeouts.Server
 	w := sc.bw
 	start := sc.out.n + int64(w.Buffered())
-	w.WriteString(req.Method)
-	w.WriteByte(' ')
-	w.WriteString(req.URI)
-	w.WriteByte(' ')
-	w.WriteString(req.Proto)
-	w.WriteString("\r\n")
-	writeHeader(w, req.Header)
-	w.WriteString("\r\n")
+	writeRequestHead(w, req)
 	count := func() {
 		// Request bytes, head included, as HAProxy's bytes_in counts them.
 		n := uint64(sc.out.n - start)

@@ -389,17 +389,7 @@ func (lc *loopClient) connect() {
 		}
 		sc.close()
 	}
-	pool, minServed := be.Cfg.HTTPReuse != "never", 0
-	if lc.c.requests <= 1 {
-		switch be.Cfg.HTTPReuse {
-		case "always":
-		case "aggressive":
-			minServed = 2
-		default:
-			pool = false
-		}
-	}
-	if pool {
+	if pool, minServed := lc.c.mayReuse(be); pool {
 		if sc := lc.hl.getIdle(srv, minServed); sc != nil {
 			lc.useServer(sc)
 			return
@@ -476,30 +466,19 @@ func (lc *loopClient) connectFailed(error) {
 		lc.sc.close()
 		lc.sc = nil
 	}
-	srv, be := lc.srv, lc.tx.be
-	srv.failedConn.Add(1)
-	be.Balancer.Release(srv)
-	retries := be.Cfg.Retries
-	if lc.attempt >= retries {
+	next, wait, giveUp := lc.tx.be.connectFailed(lc.srv, lc.attempt, lc.tx.src.Addr())
+	switch {
+	case giveUp:
 		lc.failed(503)
-		return
+	case wait == 0:
+		lc.srv = next
+		lc.attempt++
+		lc.tryServer()
+	default:
+		lc.srv = next
+		lc.st = stTurn
+		lc.timer.Reset(wait)
 	}
-	if be.Cfg.Redispatch && lc.attempt == retries-1 {
-		if other := be.Balancer.Pick(lc.tx.src.Addr(), srv); other != nil && other != srv {
-			srv.redisp.Add(1)
-			lc.srv = other
-			lc.attempt++
-			lc.tryServer()
-			return
-		}
-	}
-	srv.retried.Add(1)
-	wait := turnAround
-	if ct := be.Cfg.Timeouts.Connect; ct > 0 && ct < wait {
-		wait = ct
-	}
-	lc.st = stTurn
-	lc.timer.Reset(wait)
 }
 
 // send writes the request head to the server and waits for the answer.
@@ -510,15 +489,7 @@ func (lc *loopClient) send() {
 	sc.served++
 	w := sc.writer()
 	start := sc.cw.n + int64(w.Buffered())
-	req := tx.req
-	w.WriteString(req.Method)
-	w.WriteByte(' ')
-	w.WriteString(req.URI)
-	w.WriteByte(' ')
-	w.WriteString(req.Proto)
-	w.WriteString("\r\n")
-	writeHeader(w, req.Header)
-	w.WriteString("\r\n")
+	writeRequestHead(w, tx.req)
 	err := w.Flush()
 	sc.putWriter()
 	// Request bytes, head included, as HAProxy's bytes_in counts them.
@@ -558,14 +529,7 @@ func (lc *loopClient) roundTripFailed(err error, retryable bool) {
 		lc.connect()
 		return
 	}
-	srv := lc.srv
-	srv.failedResp.Add(1)
-	lc.tx.be.Balancer.Release(srv)
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		lc.failed(504)
-		return
-	}
-	lc.failed(502)
+	lc.failed(lc.tx.be.responseFailed(lc.srv, err))
 }
 
 // failed answers the request with code, no server having answered.
