@@ -434,6 +434,7 @@ func (lc *loopClient) handOff() {
 	prefix := append([]byte(nil), lc.in.data()...)
 	pending := lc.out.pending
 	lc.in.release()
+	lc.putWriter()
 	lc.timer.Stop()
 	hl.lp.Remove(lc.fd)
 	delete(hl.clients, lc)

@@ -702,12 +702,13 @@ func (lc *loopClient) bodyDone() {
 	lc.c.serverDone(tx, lc.bw, srv, lc.sent)
 	lc.sc = nil
 	switch {
-	case !lc.serverKeep || len(sc.in.data()) != 0:
+	case !lc.serverKeep || len(sc.in.data()) != 0 || sc.hup:
+		// (hup: the server closed its side already)
 		sc.close()
 	case tx.be.Cfg.HTTPReuse == "never":
-		// the connection stays with its client connection
+		// the connection stays with its client connection, which
+		// forgets it if the server closes it meanwhile (idleEvent)
 		lc.sc = sc
-		sc.owner = nil
 	default:
 		lc.hl.putIdle(sc)
 	}

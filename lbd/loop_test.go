@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -178,4 +179,50 @@ func TestLoopSlowReader(t *testing.T) {
 		time.Sleep(200 * time.Microsecond)
 	}
 	assert.Equal(t, 8<<20, n)
+}
+
+// TestLoopKeptConnectionClosed: with "http-reuse never" a client keeps its
+// server connection between requests; when the server closes it meanwhile
+// the loop forgets it at once, and the next request opens a new one.
+func TestLoopKeptConnectionClosed(t *testing.T) {
+	var conns atomic.Int32
+	app := nettest.Serve(t, "tcp", "127.0.0.1:0", func(c net.Conn) {
+		conns.Add(1)
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		// one request per connection, then the server closes it
+	})
+	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	_, in := startLBD(t, diffDefaults+"frontend fe\nbind "+listen+"\ndefault_backend be\nbackend be\nhttp-reuse never\nserver s1 "+app.Addr().String()+"\n", listen)
+	c, err := net.Dial("tcp", listen)
+	require.NoError(t, err)
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	request := func() {
+		t.Helper()
+		_, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+		require.NoError(t, err)
+		resp, err := http.ReadResponse(br, nil)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		assert.Equal(t, "ok", string(body))
+	}
+	request()
+	kept := func() (n int) {
+		in.loop.do(func() {
+			for lc := range in.loop.clients {
+				if lc.sc != nil {
+					n++
+				}
+			}
+		})
+		return n
+	}
+	require.Eventually(t, func() bool { return kept() == 0 }, 5*time.Second, 10*time.Millisecond,
+		"the closed server connection is forgotten")
+	request()
+	assert.Equal(t, int32(2), conns.Load())
 }
