@@ -2,6 +2,7 @@ package lbd
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -125,21 +126,23 @@ type Response struct {
 
 var errBadRequest = errors.New("bad request")
 
-// readHead reads the start line and header fields of a message.
+// readHead reads the start line and header fields of a message. The
+// head becomes one string, the start line and fields slices of it: one
+// allocation for the text and one for the fields, whatever their number.
 func readHead(br *bufio.Reader) (string, Header, error) {
-	var start string
-	for {
+	var buf [4096]byte
+	raw := buf[:0]
+	for len(raw) == 0 { // tolerate empty lines before a request
 		line, err := readLine(br)
 		if err != nil {
 			return "", nil, err
 		}
-		if line != "" { // tolerate empty lines before a request
-			start = line
-			break
-		}
+		raw = append(raw, line...)
 	}
-	var h Header
-	total := len(start)
+	start := len(raw)
+	// each field's name and value as offsets in raw
+	var spans [][4]int
+	total := start
 	for {
 		line, err := readLine(br)
 		if err != nil {
@@ -148,37 +151,57 @@ func readHead(br *bufio.Reader) (string, Header, error) {
 			}
 			return "", nil, err
 		}
-		if line == "" {
-			return start, h, nil
+		if len(line) == 0 {
+			break
 		}
 		total += len(line)
-		if total > 64*1024 || len(h) > 200 {
+		if total > 64*1024 || len(spans) > 200 {
 			return "", nil, fmt.Errorf("%w: header too large", errBadRequest)
 		}
 		if line[0] == ' ' || line[0] == '\t' {
 			return "", nil, fmt.Errorf("%w: obsolete line folding", errBadRequest)
 		}
-		name, value, ok := strings.Cut(line, ":")
-		if !ok || name == "" || strings.ContainsAny(name, " \t") {
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 || bytes.ContainsAny(line[:colon], " \t") {
 			return "", nil, fmt.Errorf("%w: malformed header line %q", errBadRequest, line)
 		}
-		h = append(h, Field{name, strings.Trim(value, " \t")})
+		vs, ve := colon+1, len(line)
+		for vs < ve && (line[vs] == ' ' || line[vs] == '\t') {
+			vs++
+		}
+		for ve > vs && (line[ve-1] == ' ' || line[ve-1] == '\t') {
+			ve--
+		}
+		base := len(raw)
+		raw = append(raw, line...)
+		spans = append(spans, [4]int{base, base + colon, base + vs, base + ve})
 	}
+	text := string(raw)
+	var h Header
+	if len(spans) > 0 {
+		h = make(Header, len(spans))
+		for k, sp := range spans {
+			h[k] = Field{text[sp[0]:sp[1]], text[sp[2]:sp[3]]}
+		}
+	}
+	return text[:start], h, nil
 }
 
-func readLine(br *bufio.Reader) (string, error) {
+// readLine reads a line and returns it without its LF or CRLF, valid
+// until the next read from br.
+func readLine(br *bufio.Reader) ([]byte, error) {
 	line, err := br.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {
-		return "", fmt.Errorf("%w: line too long", errBadRequest)
+		return nil, fmt.Errorf("%w: line too long", errBadRequest)
 	}
 	if err != nil {
 		if err == io.EOF && len(line) > 0 {
-			return "", io.ErrUnexpectedEOF
+			return nil, io.ErrUnexpectedEOF
 		}
-		return "", err
+		return nil, err
 	}
-	s := string(line[:len(line)-1])
-	return strings.TrimSuffix(s, "\r"), nil
+	line = line[:len(line)-1]
+	return bytes.TrimSuffix(line, []byte("\r")), nil
 }
 
 // ReadRequest reads one request head and frames its body.
@@ -333,7 +356,7 @@ func (c *chunkedBody) Read(p []byte) (int, error) {
 			if lerr != nil {
 				return n, lerr
 			}
-			if line == "" {
+			if len(line) == 0 {
 				break
 			}
 		}
