@@ -140,24 +140,6 @@ func (hl *httpLoop) do(f func()) {
 	}
 }
 
-// drainIdle gives idle connections drainGrace for a last request.
-func (hl *httpLoop) drainIdle() {
-	hl.lp.Post(func() {
-		for lc := range hl.clients {
-			lc.drainIdle()
-		}
-	})
-}
-
-// abortAll closes every connection at once.
-func (hl *httpLoop) abortAll() {
-	hl.lp.Post(func() {
-		for lc := range hl.clients {
-			lc.close()
-		}
-	})
-}
-
 // stop closes the idle server connections and ends the loop; the
 // clients are gone by then.
 func (hl *httpLoop) stop() {
