@@ -95,9 +95,9 @@ func (fe *Frontend) loopEligible() bool {
 	return true
 }
 
-// startAccepting makes the loop accept on the listeners of the eligible
-// frontends and returns the frontends left to the goroutine path.
-func (hl *httpLoop) startAccepting(fes []*Frontend) {
+// startAccepting makes the loop accept on the listeners of fes. It
+// returns those it could not take (the goroutine path accepts on them).
+func (hl *httpLoop) startAccepting(fes []*Frontend) (left map[net.Listener]*Frontend) {
 	hl.do(func() {
 		for _, fe := range fes {
 			for _, l := range fe.listeners {
@@ -110,10 +110,15 @@ func (hl *httpLoop) startAccepting(fes []*Frontend) {
 					}
 					unix.Close(fd)
 				}
-				hl.in.Log.Warn("cannot accept on the event loop", "frontend", fe.Name, "err", err)
+				hl.in.Log.Warn("cannot accept on the event loop, goroutines do", "frontend", fe.Name, "err", err)
+				if left == nil {
+					left = map[net.Listener]*Frontend{}
+				}
+				left[l] = fe
 			}
 		}
 	})
+	return left
 }
 
 // stopAccepting removes the listeners from the loop (the sockets stay

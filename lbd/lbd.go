@@ -167,14 +167,15 @@ func (in *Instance) Serve() {
 // startAccepting accepts on every listener: the loop's frontends on the
 // loop, the others on goroutines.
 func (in *Instance) startAccepting() {
+	var left map[net.Listener]*Frontend
 	if in.loop != nil {
-		in.loop.startAccepting(in.loopFEs)
+		left = in.loop.startAccepting(in.loopFEs)
 	}
 	for _, fe := range in.Frontends {
-		if slices.Contains(in.loopFEs, fe) {
-			continue
-		}
 		for _, l := range fe.listeners {
+			if slices.Contains(in.loopFEs, fe) && left[l] == nil {
+				continue
+			}
 			in.acceptWG.Add(1)
 			go func(l net.Listener) {
 				defer in.acceptWG.Done()
