@@ -18,7 +18,6 @@ import (
 	"runtime"
 	"sync"
 	"time"
-
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -115,15 +114,14 @@ func (l *Loop) Close(fd int) {
 // functions run in the order posted. After Stop they never run.
 func (l *Loop) Post(f func()) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.ended {
-		l.mu.Unlock()
 		return
 	}
 	l.posted = append(l.posted, f)
-	wake := !l.woken
-	l.woken = true
-	l.mu.Unlock()
-	if wake {
+	if !l.woken {
+		// under the lock: Run closes the descriptor under it too
+		l.woken = true
 		var one [8]byte
 		binary.NativeEndian.PutUint64(one[:], 1)
 		_, _ = unix.Write(l.wakefd, one[:])
@@ -155,8 +153,8 @@ func (l *Loop) Run() error {
 		l.mu.Lock()
 		l.ended = true
 		l.posted = nil
-		l.mu.Unlock()
 		unix.Close(l.wakefd)
+		l.mu.Unlock()
 		unix.Close(l.epfd)
 	}()
 	for !l.stopped {
