@@ -69,7 +69,7 @@ func Connect(addr netip.AddrPort) (int, error) {
 }
 
 // Read reads from fd without telling the Go scheduler: the loop's
-// goroutine keeps its P through the call (see Run).
+// goroutine keeps its P through the call (see sys.go).
 func Read(fd int, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
