@@ -18,7 +18,8 @@ import (
 )
 
 // rawApp records the exact request heads it receives and answers by path:
-// /chunked with a chunked body, /eof with a body ended by closing, /http10
+// /chunked with a chunked body, /eof with a body ended by closing (/eof10
+// the same as HTTP/1.0), /http10
 // as an HTTP/1.0 server, anything else with a Content-Length body.
 type rawApp struct {
 	Addr  string
@@ -80,6 +81,9 @@ func (a *rawApp) serve(c net.Conn) {
 		case strings.HasSuffix(path, "/eof"):
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nX-Kind: eof\r\n\r\nuntil the end")
 			return
+		case strings.HasSuffix(path, "/eof10"):
+			io.WriteString(c, "HTTP/1.0 200 OK\r\nX-Kind: eof\r\n\r\nuntil the end")
+			return
 		case strings.HasSuffix(path, "/http10"):
 			io.WriteString(c, "HTTP/1.0 200 OK\r\nContent-Length: 3\r\nSet-Cookie: JSESSIONID=x1\r\n\r\nold")
 			return
@@ -134,6 +138,10 @@ var wireCorpus = []string{
 	"POST /up/chunked HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
 	"GET /eof HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
 	"GET /eof HTTP/1.0\r\nHost: a\r\n\r\n",
+	// a body until close to a client that keeps the connection: chunked
+	// on the way out, from an HTTP/1.1 and from an HTTP/1.0 server
+	"GET /eof HTTP/1.1\r\nHost: a\r\n\r\nGET /next HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+	"GET /eof10 HTTP/1.1\r\nHost: a\r\n\r\nGET /next HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
 	"GET /304 HTTP/1.1\r\nHost: a\r\nIf-None-Match: \"x\"\r\nConnection: close\r\n\r\n",
 	"GET /c HTTP/1.1\r\nHost: a\r\nCookie: a=1; JSESSIONID=s1~zzz; b=2\r\nConnection: close\r\n\r\n",
 	"GET /xff HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 192.0.2.7\r\nConnection: close\r\n\r\n",

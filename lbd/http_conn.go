@@ -178,8 +178,8 @@ func (c *clientConn) handle(req *Request, bw *bufio.Writer, sc *serverConn, star
 		c.bodyLeft = true
 	}
 	sent := c.out.n + int64(bw.Buffered())
-	chunkOut, serverKeep := c.respondHead(tx, bw, srv, resp)
-	_, err := writeBody(bw, &idleReader{r: resp.Body, pacer: &sc.rd, idle: tx.be.Cfg.Timeouts.Server}, chunkOut)
+	serverKeep := c.respondHead(tx, bw, srv, resp)
+	_, err := writeBody(bw, &idleReader{r: resp.Body, pacer: &sc.rd, idle: tx.be.Cfg.Timeouts.Server}, resp.chunked)
 	c.serverDone(tx, bw, srv, sent)
 	if err != nil {
 		sc.close()

@@ -50,7 +50,6 @@ type loopClient struct {
 	resp       *Response
 	sent       int64 // client bytes before the response head
 	serverKeep bool
-	chunkOut   bool
 	chunks     chunkDecoder
 	left       int64 // body bytes left (fixed length)
 }
@@ -594,7 +593,7 @@ func (lc *loopClient) response(resp *Response) {
 	c.noteServer(tx, srv)
 	lc.resp = resp
 	lc.sent = c.out.n + int64(lc.bw.Buffered())
-	lc.chunkOut, lc.serverKeep = c.respondHead(tx, lc.bw, srv, resp)
+	lc.serverKeep = c.respondHead(tx, lc.bw, srv, resp)
 	lc.st = stBody
 	lc.chunks = chunkDecoder{}
 	lc.left = resp.length
@@ -636,9 +635,6 @@ func (lc *loopClient) relay() {
 		}
 		if err != nil || n == 0 {
 			if resp.toClose && err == nil {
-				if lc.chunkOut {
-					writeLastChunk(lc.bw)
-				}
 				lc.serverKeep = false
 				lc.bodyDone()
 				return
@@ -678,11 +674,7 @@ func (lc *loopClient) forward(data []byte) error {
 			writeLastChunk(bw)
 		}
 	case resp.toClose:
-		if lc.chunkOut {
-			writeChunk(bw, data)
-		} else {
-			bw.Write(data)
-		}
+		bw.Write(data)
 		sc.in.consume(len(data))
 	default:
 		n := len(data)

@@ -122,9 +122,9 @@ func (c *clientConn) answerFailure(tx *txn, bw *bufio.Writer, code int) bool {
 }
 
 // respondHead applies the response rules and cookies to resp and writes
-// its head to the client. It returns whether the body must be chunked on
-// the way out and whether the server connection may carry another request.
-func (c *clientConn) respondHead(tx *txn, bw *bufio.Writer, srv *Server, resp *Response) (chunkOut, serverKeep bool) {
+// its head to the client. It returns whether the server connection may
+// carry another request. A chunked body stays chunked on the way out.
+func (c *clientConn) respondHead(tx *txn, bw *bufio.Writer, srv *Server, resp *Response) (serverKeep bool) {
 	fe, be, req, l := c.fe, tx.be, tx.req, tx.log
 	tx.srv = srv
 	l.srv, l.status = srv, resp.Status
@@ -155,14 +155,10 @@ func (c *clientConn) respondHead(tx *txn, bw *bufio.Writer, srv *Server, resp *R
 	serverKeep = !resp.toClose && !tx.serverClose && !resp.Header.hasToken("Connection", "close") &&
 		resp.Proto != "HTTP/1.0" && !resp.abandoned
 	stripConnTokens(&resp.Header)
-	chunkOut = resp.chunked
 	if resp.toClose {
-		if tx.keep && req.Proto == "HTTP/1.1" {
-			chunkOut = true
-			resp.Header.Add("transfer-encoding", "chunked")
-		} else {
-			tx.keep = false
-		}
+		// a body that ends with the server's connection ends the
+		// client's too, as with HAProxy (it does not re-chunk it)
+		tx.keep = false
 	}
 	// Like HAProxy, the status line keeps the server's version; the
 	// connection mode is only spelled out where the version does not
@@ -184,7 +180,7 @@ func (c *clientConn) respondHead(tx *txn, bw *bufio.Writer, srv *Server, resp *R
 	bw.WriteString("\r\n")
 	writeHeader(bw, resp.Header)
 	bw.WriteString("\r\n")
-	return chunkOut, serverKeep
+	return serverKeep
 }
 
 // serverDone releases srv once its response is read, before the last
