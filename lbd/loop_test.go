@@ -157,15 +157,12 @@ func TestLoopShapes(t *testing.T) {
 // whole (the loop stops reading the server while the client lags).
 func TestLoopSlowReader(t *testing.T) {
 	backend := rawBackend(t)
-	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	startLBD(t, diffDefaults+"frontend fe\nbind "+listen+"\ndefault_backend be\nbackend be\nserver s1 "+backend+"\n", listen)
-	c, err := net.Dial("tcp", listen)
-	require.NoError(t, err)
-	defer c.Close()
+	listen, _ := startOneServerLBD(t, backend, "")
+	c := dialLBD(t, listen)
 	// (a receive buffer below the loopback MSS would stall the sender)
 	c.(*net.TCPConn).SetReadBuffer(128 << 10)
 	c.SetDeadline(time.Now().Add(20 * time.Second))
-	_, err = io.WriteString(c, "GET /huge HTTP/1.1\r\nHost: h\r\n\r\n")
+	_, err := io.WriteString(c, "GET /huge HTTP/1.1\r\nHost: h\r\n\r\n")
 	require.NoError(t, err)
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	require.NoError(t, err)
@@ -196,12 +193,8 @@ func TestLoopKeptConnectionClosed(t *testing.T) {
 		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 		// one request per connection, then the server closes it
 	})
-	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	_, in := startLBD(t, diffDefaults+"frontend fe\nbind "+listen+"\ndefault_backend be\nbackend be\nhttp-reuse never\nserver s1 "+app.Addr().String()+"\n", listen)
-	c, err := net.Dial("tcp", listen)
-	require.NoError(t, err)
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	listen, in := startOneServerLBD(t, app.Addr().String(), "http-reuse never\n")
+	c := dialLBD(t, listen)
 	br := bufio.NewReader(c)
 	request := func() {
 		t.Helper()
@@ -227,4 +220,23 @@ func TestLoopKeptConnectionClosed(t *testing.T) {
 		"the closed server connection is forgotten")
 	request()
 	assert.Equal(t, int32(2), conns.Load())
+}
+
+// startOneServerLBD runs lbd with one frontend and a backend of one server
+// at addr, with extra backend lines; it returns the frontend's address.
+func startOneServerLBD(t *testing.T, addr, extra string) (string, *Instance) {
+	t.Helper()
+	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	_, in := startLBD(t, diffDefaults+"frontend fe\nbind "+listen+"\ndefault_backend be\nbackend be\n"+extra+"server s1 "+addr+"\n", listen)
+	return listen, in
+}
+
+// dialLBD connects to addr with a 10 s deadline, closed when t ends.
+func dialLBD(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c
 }

@@ -410,11 +410,8 @@ func TestByteCounters(t *testing.T) {
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
 		}
 	})
-	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	_, in := startLBD(t, diffDefaults+"frontend fe\nbind "+listen+"\ndefault_backend be\nbackend be\nserver s1 "+app.Addr().String()+"\n", listen)
-	c, err := net.Dial("tcp", listen)
-	require.NoError(t, err)
-	defer c.Close()
+	listen, in := startOneServerLBD(t, app.Addr().String(), "")
+	c := dialLBD(t, listen)
 	br := bufio.NewReader(c)
 	var atClient int
 	for range 3 {
