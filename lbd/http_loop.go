@@ -69,8 +69,9 @@ func newHTTPLoop(in *Instance) (*httpLoop, error) {
 }
 
 // loopEligible tells whether a frontend's connections can run on the
-// loop: HTTP mode, and every server it may use has an IP address (names
-// are resolved by the goroutine path's dialer).
+// loop: HTTP mode, and every server it may use has an IP address without
+// a zone (names are resolved, zones looked up, by the goroutine path's
+// dialer).
 func (fe *Frontend) loopEligible() bool {
 	if fe.Cfg.Mode != haproxycfg.ModeHTTP {
 		return false
@@ -87,7 +88,8 @@ func (fe *Frontend) loopEligible() bool {
 			return false
 		}
 		for _, s := range be.Servers {
-			if !s.ip.IsValid() {
+			// (an IPv6 zone is only known to internal/tcpdial)
+			if !s.ip.IsValid() || s.ip.Zone() != "" {
 				return false
 			}
 		}

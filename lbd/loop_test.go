@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"halab/internal/nettest"
+	"halab/lbd/haproxycfg"
 )
 
 // rawBackend answers by path with the raw responses the event loop must
@@ -239,4 +240,40 @@ func dialLBD(t *testing.T, addr string) net.Conn {
 	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	return c
+}
+
+func TestSingleHost(t *testing.T) {
+	for _, tc := range []struct {
+		h    Header
+		want bool
+	}{
+		{nil, true},
+		{Header{{"Host", "a"}}, true},
+		{Header{{"Host", "a"}, {"X", "b"}, {"host", "a"}}, true},
+		{Header{{"Host", "a"}, {"HOST", "b"}}, false},
+	} {
+		assert.Equal(t, tc.want, singleHost(tc.h), "%v", tc.h)
+	}
+}
+
+// TestLoopEligible: frontends whose servers the loop cannot dial (a host
+// name, an IPv6 zone) or in tcp mode stay on goroutines.
+func TestLoopEligible(t *testing.T) {
+	for _, tc := range []struct {
+		server, mode string
+		want         bool
+	}{
+		{"127.0.0.1:80", "http", true},
+		{"[::1]:80", "http", true},
+		{"localhost:80", "http", false},
+		{"[fe80::1%lo]:80", "http", false},
+		{"127.0.0.1:80", "tcp", false},
+	} {
+		cfg, err := haproxycfg.Parse([]haproxycfg.Source{{Name: "t.cfg", Data: []byte(
+			"defaults\nmode " + tc.mode + "\nfrontend fe\nbind 127.0.0.1:8080\ndefault_backend be\nbackend be\nserver s1 " + tc.server + "\n")}}, nil)
+		require.NoError(t, err, tc.server)
+		in, err := New(cfg, nil)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, in.Frontends[0].loopEligible(), "%s %s", tc.mode, tc.server)
+	}
 }
