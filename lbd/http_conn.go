@@ -275,11 +275,15 @@ func stripConnTokens(h *Header) {
 // singleHost reports whether the Host fields, if several, agree; HAProxy
 // rejects a request carrying different ones.
 func singleHost(h Header) bool {
-	hosts := h.Values("Host")
-	for _, v := range hosts {
-		if v != hosts[0] {
+	first, seen := "", false
+	for _, f := range h {
+		if !strings.EqualFold(f.Name, "Host") {
+			continue
+		}
+		if seen && f.Value != first {
 			return false
 		}
+		first, seen = f.Value, true
 	}
 	return true
 }
