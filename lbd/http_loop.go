@@ -3,12 +3,10 @@ package lbd
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"io"
 	"net"
 	"net/netip"
 	"os"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -31,7 +29,7 @@ type httpLoop struct {
 
 	// heads are parsed from received bytes with the goroutine path's
 	// parser, through a reader over them that reports their end
-	src    sliceReader
+	src    evloop.SliceReader
 	parser *bufio.Reader
 
 	clients   map[*loopClient]struct{}
@@ -44,8 +42,6 @@ type httpLoop struct {
 // maxPending bounds the output a connection buffers before the loop stops
 // producing more for it (reading its server, parsing its next request).
 const maxPending = 64 << 10
-
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
 
 func newHTTPLoop(in *Instance) (*httpLoop, error) {
 	lp, err := evloop.New()
@@ -194,10 +190,9 @@ func (hl *httpLoop) newClient(fe *Frontend, fd int, remote, local netip.AddrPort
 	if fe.Cfg.ClientTCPKA {
 		_ = evloop.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
 	}
-	lc := &loopClient{hl: hl, peer: peer{fd: fd}, first: true}
+	lc := &loopClient{hl: hl, Peer: evloop.NewPeer(fd), first: true}
 	lc.c = &clientConn{fe: fe, src: remote, dst: local, loop: lc}
-	lc.c.out = &countWriter{w: &lc.out}
-	lc.out.fd = fd
+	lc.c.out = &countWriter{w: &lc.Out}
 	lc.timer = hl.lp.NewTimer(lc.timeout)
 	if err := hl.lp.Add(fd, evloop.EdgeReadWrite, lc); err != nil {
 		unix.Close(fd)
@@ -210,209 +205,27 @@ func (hl *httpLoop) newClient(fe *Frontend, fd int, remote, local netip.AddrPort
 	lc.timer.Reset(lc.idleTimeout())
 }
 
-// sliceReader reads the bytes it is given, then reports errIncomplete.
-type sliceReader struct{ b []byte }
-
-var errIncomplete = errors.New("incomplete message")
-
-func (r *sliceReader) Read(p []byte) (int, error) {
-	if len(r.b) == 0 {
-		return 0, errIncomplete
-	}
-	n := copy(p, r.b)
-	r.b = r.b[n:]
-	return n, nil
-}
-
-// headEnds tells whether data may hold a whole message head.
-func headEnds(data []byte) bool {
-	return bytes.Contains(data, []byte("\n\r\n")) || bytes.Contains(data, []byte("\n\n"))
-}
-
-// parseRequest parses a request head at the start of data; errIncomplete
+// parseRequest parses a request head at the start of data; evloop.ErrIncomplete
 // means more bytes are needed. It returns the bytes used.
 func (hl *httpLoop) parseRequest(data []byte) (*Request, int, error) {
-	if !headEnds(data) {
-		return nil, 0, errIncomplete
+	if !evloop.HeadEnds(data) {
+		return nil, 0, evloop.ErrIncomplete
 	}
-	hl.src.b = data
+	hl.src.B = data
 	hl.parser.Reset(&hl.src)
 	req, err := ReadRequest(hl.parser)
-	return req, len(data) - len(hl.src.b) - hl.parser.Buffered(), err
+	return req, len(data) - len(hl.src.B) - hl.parser.Buffered(), err
 }
 
 // parseResponse is parseRequest for a response to a method.
 func (hl *httpLoop) parseResponse(data []byte, method string) (*Response, int, error) {
-	if !headEnds(data) {
-		return nil, 0, errIncomplete
+	if !evloop.HeadEnds(data) {
+		return nil, 0, evloop.ErrIncomplete
 	}
-	hl.src.b = data
+	hl.src.B = data
 	hl.parser.Reset(&hl.src)
 	resp, err := ReadResponse(hl.parser, method)
-	return resp, len(data) - len(hl.src.b) - hl.parser.Buffered(), err
-}
-
-// inBuf holds received bytes not used yet: b[r:w]. Its 16 KiB buffer comes
-// from a pool when bytes arrive and goes back when it is empty.
-type inBuf struct {
-	b    *[]byte
-	r, w int
-}
-
-func (ib *inBuf) data() []byte {
-	if ib.b == nil {
-		return nil
-	}
-	return (*ib.b)[ib.r:ib.w]
-}
-
-func (ib *inBuf) consume(n int) {
-	ib.r += n
-	if ib.r == ib.w {
-		ib.release()
-	}
-}
-
-// full reports a buffer with no room left.
-func (ib *inBuf) full() bool { return ib.b != nil && ib.r == 0 && ib.w == len(*ib.b) }
-
-// readFrom reads from fd into the free space. n is 0 at the end of the
-// stream; err is unix.EAGAIN when nothing is there yet; filled reports a
-// read that took all the space (more may be waiting).
-func (ib *inBuf) readFrom(fd int) (n int, filled bool, err error) {
-	if ib.b == nil {
-		ib.b = bufPool.Get().(*[]byte)
-		ib.r, ib.w = 0, 0
-	}
-	if ib.r > 0 {
-		copy(*ib.b, (*ib.b)[ib.r:ib.w])
-		ib.w -= ib.r
-		ib.r = 0
-	}
-	for {
-		space := len(*ib.b) - ib.w
-		n, err := evloop.Read(fd, (*ib.b)[ib.w:])
-		if err == unix.EINTR {
-			continue
-		}
-		if n > 0 {
-			ib.w += n
-		}
-		if ib.r == ib.w && (err != nil || n == 0) {
-			ib.release()
-		}
-		if err != nil {
-			return 0, false, err
-		}
-		return n, n == space, nil
-	}
-}
-
-// peer is a socket the loop talks to: the bytes received from it and not
-// used yet, the ones waiting to go, and what its events told.
-type peer struct {
-	fd  int
-	in  inBuf
-	out fdWriter
-	// readable: bytes or an end may be there, not read yet
-	readable bool
-	// hup: the other side shut down or the socket failed
-	hup bool
-}
-
-// event notes what an event reports.
-func (p *peer) event(ev uint32) {
-	if ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-		p.readable = true
-	}
-	if ev&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-		p.hup = true
-	}
-}
-
-// fill reads what the socket has. n is 0 at the end of the stream; err is
-// unix.EAGAIN when nothing is there yet. A read that does not fill the
-// buffer emptied the socket: the next bytes come with an event (the
-// sockets are edge-triggered), so none is tried before, which saves a
-// read ending in EAGAIN per message. An end already announced is read.
-func (p *peer) fill() (int, error) {
-	n, filled, err := p.in.readFrom(p.fd)
-	if err == unix.EAGAIN || (err == nil && n > 0 && !filled && !p.hup) {
-		p.readable = false
-	}
-	return n, err
-}
-
-func (ib *inBuf) release() {
-	if ib.b != nil {
-		bufPool.Put(ib.b)
-		ib.b, ib.r, ib.w = nil, 0, 0
-	}
-}
-
-// fdWriter writes to a non-blocking descriptor, keeping what the kernel
-// does not take yet for flush.
-type fdWriter struct {
-	fd      int
-	pending []byte
-	err     error
-	sent    int64 // bytes the kernel took
-}
-
-func (w *fdWriter) Write(p []byte) (int, error) {
-	if w.err != nil {
-		return 0, w.err
-	}
-	n := len(p)
-	if len(w.pending) == 0 {
-		m, err := writeFD(w.fd, p)
-		if err != nil {
-			w.err = err
-			return 0, err
-		}
-		w.sent += int64(m)
-		p = p[m:]
-	}
-	w.pending = append(w.pending, p...)
-	return n, nil
-}
-
-// flush writes what is pending; it reports whether nothing is left.
-func (w *fdWriter) flush() (bool, error) {
-	if w.err != nil {
-		return false, w.err
-	}
-	if len(w.pending) == 0 {
-		return true, nil
-	}
-	m, err := writeFD(w.fd, w.pending)
-	if err != nil {
-		w.err = err
-		return false, err
-	}
-	w.sent += int64(m)
-	w.pending = w.pending[m:]
-	if len(w.pending) == 0 {
-		w.pending = nil
-		return true, nil
-	}
-	return false, nil
-}
-
-// writeFD writes what the kernel takes of p, EAGAIN being no error.
-func writeFD(fd int, p []byte) (int, error) {
-	for {
-		m, err := evloop.Write(fd, p)
-		switch err {
-		case nil:
-			return m, nil
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return 0, nil
-		}
-		return 0, err
-	}
+	return resp, len(data) - len(hl.src.B) - hl.parser.Buffered(), err
 }
 
 // handOff moves a connection from the loop to a goroutine of the
@@ -420,19 +233,19 @@ func writeFD(fd int, p []byte) (int, error) {
 // written first.
 func (lc *loopClient) handOff() {
 	hl, c := lc.hl, lc.c
-	prefix := append([]byte(nil), lc.in.data()...)
-	pending := lc.out.pending
-	lc.in.release()
+	prefix := append([]byte(nil), lc.In.Data()...)
+	pending := lc.Out.Pending
+	lc.In.Release()
 	lc.putWriter()
 	lc.timer.Stop()
-	hl.lp.Remove(lc.fd)
+	hl.lp.Remove(lc.FD)
 	delete(hl.clients, lc)
 	lc.st = stClosed
 	if lc.sc != nil {
 		lc.sc.close()
 		lc.sc = nil
 	}
-	f := os.NewFile(uintptr(lc.fd), "client")
+	f := os.NewFile(uintptr(lc.FD), "client")
 	conn, err := net.FileConn(f)
 	f.Close()
 	if err != nil {
@@ -472,7 +285,7 @@ func (lc *loopClient) handOff() {
 // loopServer is a server connection driven by the loop: owned by the
 // client whose request it carries, or idle in the loop's pool.
 type loopServer struct {
-	peer
+	evloop.Peer
 	hl         *httpLoop
 	srv        *Server
 	cw         countWriter
@@ -491,7 +304,7 @@ func (sc *loopServer) Ready(ev uint32) {
 	if sc.closed {
 		return
 	}
-	sc.event(ev)
+	sc.Event(ev)
 	lc := sc.owner
 	if lc == nil || lc.sc != sc {
 		sc.idleEvent()
@@ -504,7 +317,7 @@ func (sc *loopServer) Ready(ev uint32) {
 		}
 	case stWaitResp:
 		if ev&unix.EPOLLOUT != 0 {
-			if _, err := sc.out.flush(); err != nil {
+			if _, err := sc.Out.Flush(); err != nil {
 				lc.roundTripFailed(err, lc.reused)
 				break
 			}
@@ -522,13 +335,13 @@ func (sc *loopServer) Ready(ev uint32) {
 // idleEvent ends an idle connection the server closed or wrote to: it
 // has nothing to say between requests.
 func (sc *loopServer) idleEvent() {
-	if !sc.readable {
+	if !sc.Readable {
 		return
 	}
 	var b [64]byte
-	_, err := unix.Read(sc.fd, b[:])
+	_, err := unix.Read(sc.FD, b[:])
 	if err == unix.EAGAIN {
-		sc.readable = false
+		sc.Readable = false
 		return
 	}
 	sc.close()
@@ -559,10 +372,10 @@ func (sc *loopServer) close() {
 	if lc := sc.owner; lc != nil && lc.sc == sc {
 		lc.sc = nil
 	}
-	sc.in.release()
+	sc.In.Release()
 	sc.putWriter()
-	sc.out.pending = nil
-	sc.hl.lp.Close(sc.fd)
+	sc.Out.Pending = nil
+	sc.hl.lp.Close(sc.FD)
 }
 
 // putIdle pools a server connection, closing the oldest beyond the bound.

@@ -29,7 +29,7 @@ const (
 // loopClient is a client connection driven by the loop, with the
 // transaction in progress on it.
 type loopClient struct {
-	peer
+	evloop.Peer
 	hl       *httpLoop
 	c        *clientConn
 	st       loopState
@@ -56,7 +56,7 @@ type loopClient struct {
 
 // Ready handles the client socket's events.
 func (lc *loopClient) Ready(ev uint32) {
-	lc.event(ev)
+	lc.Event(ev)
 	if ev&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 		lc.flushed()
 		if lc.st == stClosed {
@@ -70,7 +70,7 @@ func (lc *loopClient) Ready(ev uint32) {
 
 // flushed writes pending output and moves on what waited for room.
 func (lc *loopClient) flushed() {
-	empty, err := lc.out.flush()
+	empty, err := lc.Out.Flush()
 	if err != nil {
 		lc.clientGone()
 		return
@@ -81,7 +81,7 @@ func (lc *loopClient) flushed() {
 			lc.close()
 		}
 	case stBody:
-		if len(lc.out.pending) < maxPending {
+		if len(lc.Out.Pending) < maxPending {
 			lc.relay()
 		}
 	}
@@ -114,9 +114,9 @@ func (lc *loopClient) close() {
 		lc.sc.close()
 		lc.sc = nil
 	}
-	lc.in.release()
+	lc.In.Release()
 	lc.putWriter()
-	lc.hl.lp.Close(lc.fd)
+	lc.hl.lp.Close(lc.FD)
 	delete(lc.hl.clients, lc)
 	lc.c.mu.Lock()
 	lc.c.closed = true
@@ -156,7 +156,7 @@ func (lc *loopClient) idleTimeout() time.Duration {
 
 // drainIdle shortens an idle connection's wait for a request.
 func (lc *loopClient) drainIdle() {
-	if lc.st == stHead && len(lc.in.data()) == 0 {
+	if lc.st == stHead && len(lc.In.Data()) == 0 {
 		if !lc.timer.Armed() || lc.hl.lp.Now().Add(drainGrace).Before(lc.timer.When()) {
 			lc.timer.Reset(drainGrace)
 		}
@@ -175,31 +175,31 @@ func (lc *loopClient) kick() {
 // as long as requests are there and the connection is in stHead.
 func (lc *loopClient) readHead() {
 	for lc.st == stHead {
-		if len(lc.out.pending) >= maxPending {
+		if len(lc.Out.Pending) >= maxPending {
 			return // the client reads its answers first
 		}
-		data := lc.in.data()
+		data := lc.In.Data()
 		if len(data) > 0 {
 			req, n, err := lc.hl.parseRequest(data)
 			switch {
 			case err == nil && loopable(req):
-				lc.in.consume(n)
+				lc.In.Consume(n)
 				lc.startTxn(req)
 				continue
-			case err == nil || !errors.Is(err, errIncomplete) || lc.in.full():
+			case err == nil || !errors.Is(err, evloop.ErrIncomplete) || lc.In.Full():
 				lc.handOff()
 				return
 			}
 		}
-		if !lc.readable {
+		if !lc.Readable {
 			return
 		}
-		n, err := lc.fill()
+		n, err := lc.Fill()
 		if err == unix.EAGAIN {
 			return
 		}
 		if err != nil || n == 0 {
-			if len(lc.in.data()) > 0 {
+			if len(lc.In.Data()) > 0 {
 				// a head cut short: the goroutine path answers it
 				lc.handOff()
 				return
@@ -280,7 +280,7 @@ func (lc *loopClient) closeAfterFlush() {
 		lc.bw.Flush()
 	}
 	lc.st = stClosing
-	if len(lc.out.pending) == 0 || lc.out.err != nil {
+	if len(lc.Out.Pending) == 0 || lc.Out.Err != nil {
 		lc.close()
 		return
 	}
@@ -295,7 +295,7 @@ func (lc *loopClient) closeAfterFlush() {
 func (lc *loopClient) timeout() {
 	switch lc.st {
 	case stHead:
-		if len(lc.in.data()) > 0 {
+		if len(lc.In.Data()) > 0 {
 			lc.headTimedOut()
 		} else {
 			lc.endIdle(true)
@@ -407,9 +407,8 @@ func (lc *loopClient) connect() {
 	if be.Cfg.ServerTCPKA {
 		_ = evloop.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
 	}
-	sc := &loopServer{hl: lc.hl, peer: peer{fd: fd}, srv: srv, owner: lc, connecting: true}
-	sc.out.fd = fd
-	sc.cw = countWriter{w: &sc.out}
+	sc := &loopServer{hl: lc.hl, Peer: evloop.NewPeer(fd), srv: srv, owner: lc, connecting: true}
+	sc.cw = countWriter{w: &sc.Out}
 	if err := lc.hl.lp.Add(fd, evloop.EdgeReadWrite, sc); err != nil {
 		unix.Close(fd)
 		lc.connectFailed(err)
@@ -437,11 +436,11 @@ func (lc *loopClient) useServer(sc *loopServer) {
 // writable: the request written, it waits for the answer.
 func (lc *loopClient) connectProgress() {
 	sc := lc.sc
-	if _, err := sc.out.flush(); err != nil {
+	if _, err := sc.Out.Flush(); err != nil {
 		lc.connectFailed(err)
 		return
 	}
-	if sc.out.sent > 0 {
+	if sc.Out.Sent > 0 {
 		lc.requestSent()
 	}
 }
@@ -501,7 +500,7 @@ func (lc *loopClient) send() {
 		lc.connectFailed(err)
 	case err != nil:
 		lc.roundTripFailed(err, lc.reused)
-	case !sc.connecting || sc.out.sent > 0:
+	case !sc.connecting || sc.Out.Sent > 0:
 		lc.requestSent()
 	}
 }
@@ -542,22 +541,22 @@ func (lc *loopClient) failed(code int) {
 func (lc *loopClient) readResponse() {
 	sc := lc.sc
 	for lc.st == stWaitResp {
-		if data := sc.in.data(); len(data) > 0 {
+		if data := sc.In.Data(); len(data) > 0 {
 			resp, n, err := lc.hl.parseResponse(data, lc.tx.req.Method)
 			if err == nil {
-				sc.in.consume(n)
+				sc.In.Consume(n)
 				lc.response(resp)
 				continue
 			}
-			if !errors.Is(err, errIncomplete) || sc.in.full() {
+			if !errors.Is(err, evloop.ErrIncomplete) || sc.In.Full() {
 				lc.roundTripFailed(err, lc.reused)
 				return
 			}
 		}
-		if !sc.readable {
+		if !sc.Readable {
 			return
 		}
-		n, err := sc.fill()
+		n, err := sc.Fill()
 		if err == unix.EAGAIN {
 			return
 		}
@@ -606,14 +605,14 @@ func (lc *loopClient) response(resp *Response) {
 func (lc *loopClient) relay() {
 	sc, resp := lc.sc, lc.resp
 	for lc.st == stBody {
-		if len(lc.out.pending) >= maxPending {
+		if len(lc.Out.Pending) >= maxPending {
 			d := lc.c.fe.Cfg.Timeouts.Client
 			if d > 0 {
 				lc.timer.Reset(d)
 			}
 			return
 		}
-		if data := sc.in.data(); len(data) > 0 || lc.bodyEnded() {
+		if data := sc.In.Data(); len(data) > 0 || lc.bodyEnded() {
 			if err := lc.forward(data); err != nil {
 				lc.bodyFailed()
 				return
@@ -624,12 +623,12 @@ func (lc *loopClient) relay() {
 			}
 			continue
 		}
-		if !sc.readable {
+		if !sc.Readable {
 			lc.bw.Flush()
 			lc.serverTimer()
 			return
 		}
-		n, err := sc.fill()
+		n, err := sc.Fill()
 		if err == unix.EAGAIN {
 			continue
 		}
@@ -667,7 +666,7 @@ func (lc *loopClient) forward(data []byte) error {
 				return err
 			}
 			writeChunk(bw, piece)
-			sc.in.consume(used)
+			sc.In.Consume(used)
 			data = data[used:]
 		}
 		if lc.chunks.done() {
@@ -675,17 +674,17 @@ func (lc *loopClient) forward(data []byte) error {
 		}
 	case resp.toClose:
 		bw.Write(data)
-		sc.in.consume(len(data))
+		sc.In.Consume(len(data))
 	default:
 		n := len(data)
 		if int64(n) > lc.left {
 			n = int(lc.left)
 		}
 		bw.Write(data[:n])
-		sc.in.consume(n)
+		sc.In.Consume(n)
 		lc.left -= int64(n)
 	}
-	return lc.out.err
+	return lc.Out.Err
 }
 
 // bodyDone ends a transaction whose response went through whole.
@@ -694,7 +693,7 @@ func (lc *loopClient) bodyDone() {
 	lc.c.serverDone(tx, lc.bw, srv, lc.sent)
 	lc.sc = nil
 	switch {
-	case !lc.serverKeep || len(sc.in.data()) != 0 || sc.hup:
+	case !lc.serverKeep || len(sc.In.Data()) != 0 || sc.Hup:
 		// (hup: the server closed its side already)
 		sc.close()
 	case tx.be.Cfg.HTTPReuse == "never":

@@ -376,11 +376,11 @@ func TestTCPKeepAlive(t *testing.T) {
 				cli, srv = nil, nil
 				in.loop.do(func() {
 					for lc := range in.loop.clients {
-						cli = append(cli, lc.fd)
+						cli = append(cli, lc.FD)
 					}
 					for _, list := range in.loop.idle {
 						for _, sc := range list {
-							srv = append(srv, sc.fd)
+							srv = append(srv, sc.FD)
 						}
 					}
 				})

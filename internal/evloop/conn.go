@@ -1,0 +1,207 @@
+package evloop
+
+import (
+	"bytes"
+	"errors"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// BufSize is the size of the buffers InBuf reads into.
+const BufSize = 16 << 10
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, BufSize); return &b }}
+
+// InBuf holds received bytes not used yet. Its buffer comes from a pool
+// when bytes arrive and goes back when it is empty, so an idle connection
+// holds none.
+type InBuf struct {
+	b    *[]byte
+	r, w int
+}
+
+// Data is the bytes received and not consumed.
+func (ib *InBuf) Data() []byte {
+	if ib.b == nil {
+		return nil
+	}
+	return (*ib.b)[ib.r:ib.w]
+}
+
+// Consume drops the first n bytes of Data.
+func (ib *InBuf) Consume(n int) {
+	ib.r += n
+	if ib.r == ib.w {
+		ib.Release()
+	}
+}
+
+// Full reports a buffer with no room left.
+func (ib *InBuf) Full() bool { return ib.b != nil && ib.r == 0 && ib.w == len(*ib.b) }
+
+// Release gives the buffer back, dropping what it holds.
+func (ib *InBuf) Release() {
+	if ib.b != nil {
+		bufPool.Put(ib.b)
+		ib.b, ib.r, ib.w = nil, 0, 0
+	}
+}
+
+// readFrom reads from fd into the free space. n is 0 at the end of the
+// stream; err is unix.EAGAIN when nothing is there yet; filled reports a
+// read that took all the space (more may be waiting).
+func (ib *InBuf) readFrom(fd int) (n int, filled bool, err error) {
+	if ib.b == nil {
+		ib.b = bufPool.Get().(*[]byte)
+		ib.r, ib.w = 0, 0
+	}
+	if ib.r > 0 {
+		copy(*ib.b, (*ib.b)[ib.r:ib.w])
+		ib.w -= ib.r
+		ib.r = 0
+	}
+	for {
+		space := len(*ib.b) - ib.w
+		n, err := Read(fd, (*ib.b)[ib.w:])
+		if err == unix.EINTR {
+			continue
+		}
+		if n > 0 {
+			ib.w += n
+		}
+		if ib.r == ib.w && (err != nil || n == 0) {
+			ib.Release()
+		}
+		if err != nil {
+			return 0, false, err
+		}
+		return n, n == space, nil
+	}
+}
+
+// Peer is a socket a loop talks to: the bytes received from it and not
+// used yet, the ones waiting to go, and what its events told.
+type Peer struct {
+	FD  int
+	In  InBuf
+	Out FDWriter
+	// Readable: bytes or an end may be there, not read yet
+	Readable bool
+	// Hup: the other side shut down or the socket failed
+	Hup bool
+}
+
+// NewPeer is a Peer for the connected socket fd.
+func NewPeer(fd int) Peer { return Peer{FD: fd, Out: FDWriter{FD: fd}} }
+
+// Event notes what an event reports.
+func (p *Peer) Event(ev uint32) {
+	if ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		p.Readable = true
+	}
+	if ev&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		p.Hup = true
+	}
+}
+
+// Fill reads what the socket has. n is 0 at the end of the stream; err is
+// unix.EAGAIN when nothing is there yet. A read that does not fill the
+// buffer emptied the socket: the next bytes come with an event (the
+// sockets are edge-triggered), so none is tried before, which saves a
+// read ending in EAGAIN per message. An end already announced is read.
+func (p *Peer) Fill() (int, error) {
+	n, filled, err := p.In.readFrom(p.FD)
+	if err == unix.EAGAIN || (err == nil && n > 0 && !filled && !p.Hup) {
+		p.Readable = false
+	}
+	return n, err
+}
+
+// FDWriter writes to a non-blocking descriptor, keeping what the kernel
+// does not take yet for Flush. After an error it writes nothing more.
+type FDWriter struct {
+	FD      int
+	Pending []byte
+	Err     error
+	Sent    int64 // bytes the kernel took
+}
+
+func (w *FDWriter) Write(p []byte) (int, error) {
+	if w.Err != nil {
+		return 0, w.Err
+	}
+	n := len(p)
+	if len(w.Pending) == 0 {
+		m, err := writeFD(w.FD, p)
+		if err != nil {
+			w.Err = err
+			return 0, err
+		}
+		w.Sent += int64(m)
+		p = p[m:]
+	}
+	w.Pending = append(w.Pending, p...)
+	return n, nil
+}
+
+// Flush writes what is pending; it reports whether nothing is left.
+func (w *FDWriter) Flush() (bool, error) {
+	if w.Err != nil {
+		return false, w.Err
+	}
+	if len(w.Pending) == 0 {
+		return true, nil
+	}
+	m, err := writeFD(w.FD, w.Pending)
+	if err != nil {
+		w.Err = err
+		return false, err
+	}
+	w.Sent += int64(m)
+	w.Pending = w.Pending[m:]
+	if len(w.Pending) == 0 {
+		w.Pending = nil
+		return true, nil
+	}
+	return false, nil
+}
+
+// writeFD writes what the kernel takes of p, EAGAIN being no error.
+func writeFD(fd int, p []byte) (int, error) {
+	for {
+		m, err := Write(fd, p)
+		switch err {
+		case nil:
+			return m, nil
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return 0, nil
+		}
+		return 0, err
+	}
+}
+
+// SliceReader reads the bytes it is given, then reports ErrIncomplete: a
+// blocking parser reading through it over received bytes tells a message
+// cut short by their end.
+type SliceReader struct{ B []byte }
+
+// ErrIncomplete is SliceReader's end: more bytes are needed.
+var ErrIncomplete = errors.New("incomplete message")
+
+func (r *SliceReader) Read(p []byte) (int, error) {
+	if len(r.B) == 0 {
+		return 0, ErrIncomplete
+	}
+	n := copy(p, r.B)
+	r.B = r.B[n:]
+	return n, nil
+}
+
+// HeadEnds tells whether data may hold a whole HTTP message head (it has
+// an empty line).
+func HeadEnds(data []byte) bool {
+	return bytes.Contains(data, []byte("\n\r\n")) || bytes.Contains(data, []byte("\n\n"))
+}
