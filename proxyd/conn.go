@@ -25,8 +25,10 @@ type clientConn struct {
 	local    netip.AddrPort
 	requests int
 	rt       *runtime // configuration the connection was accepted under
-	idle     atomic.Bool
-	hijacked bool // buffers still used by a tunnel; not pooled
+	// keepalive is how long to wait for the next request
+	keepalive time.Duration
+	idle      atomic.Bool
+	hijacked  bool // buffers still used by a tunnel; not pooled
 }
 
 // clientHeaderTimeout is nginx's client_header_timeout default.
@@ -44,10 +46,8 @@ func addrPortOf(a net.Addr) netip.AddrPort {
 // asked, an error happened, the keep-alive timeout expired, or the
 // configuration it runs under was replaced (reload) or stopped.
 func (c *clientConn) serve(ctx context.Context) {
-	defer c.nc.Close()
-	keepaliveTimeout := clientHeaderTimeout
 	for {
-		wait := keepaliveTimeout
+		wait := c.keepalive
 		if c.requests == 0 {
 			wait = clientHeaderTimeout
 		}
@@ -85,21 +85,24 @@ func (c *clientConn) serve(ctx context.Context) {
 		}
 		x.keepAlive = req.keepAlive
 		c.rt.handle(ctx, x)
-		if x.hijacked {
-			c.hijacked = true
-			return
-		}
-		if err := c.bw.Flush(); err != nil || !x.keepAlive {
-			return
-		}
-		keepaliveTimeout = x.keepaliveTimeout
-		if keepaliveTimeout <= 0 {
-			return
-		}
-		if c.rt.draining() {
+		if !c.afterExchange(x) {
 			return
 		}
 	}
+}
+
+// afterExchange flushes the response and tells whether the connection
+// waits for another request.
+func (c *clientConn) afterExchange(x *exchange) bool {
+	if x.hijacked {
+		c.hijacked = true
+		return false
+	}
+	if err := c.bw.Flush(); err != nil || !x.keepAlive {
+		return false
+	}
+	c.keepalive = x.keepaliveTimeout
+	return c.keepalive > 0 && !c.rt.draining()
 }
 
 // idleBufferSize is what an idle connection reads the start of its next

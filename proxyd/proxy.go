@@ -124,9 +124,24 @@ func nonIdempotent(method string) bool {
 	return method == "POST" || method == "LOCK" || method == "PATCH"
 }
 
-// proxy passes the request to the location's upstream, trying further
-// peers as proxy_next_upstream allows.
-func (rt *runtime) proxy(ctx context.Context, x *exchange, loc *config.Location) {
+// upstreamRun is a request on its way to a location's upstream: the request
+// as it will be sent and the tries left.
+type upstreamRun struct {
+	pl          *pool
+	s           *config.Settings
+	body        *reqBody
+	uri         string
+	head        []byte
+	sel         selector
+	tries       int
+	start       time.Time
+	requestSent bool // some try sent the request
+}
+
+// startProxy prepares passing the request to the location's upstream. It
+// returns nil when the request was answered instead (a body it could not
+// read).
+func (rt *runtime) startProxy(x *exchange, loc *config.Location) *upstreamRun {
 	s := loc.Settings
 	pp := loc.ProxyPass
 	pl := rt.pools[pp.Upstream]
@@ -134,70 +149,109 @@ func (rt *runtime) proxy(ctx context.Context, x *exchange, loc *config.Location)
 	body, status := x.prepareBody(s)
 	if status != 0 {
 		x.sendSpecial(status, "", s.ServerTokens)
-		return
+		return nil
 	}
 	uri := upstreamURI(x.req, loc, pp)
-	head := x.upstreamHead(s, uri, body, &rt.tpls)
-	sel := pl.policy.start(pl, x)
-	tries := sel.tries()
-	if s.NextUpstreamTries > 0 && s.NextUpstreamTries < tries {
-		tries = s.NextUpstreamTries
+	pr := &upstreamRun{pl: pl, s: s, body: body, uri: uri, start: time.Now()}
+	pr.head = x.upstreamHead(s, uri, body, &rt.tpls)
+	pr.sel = pl.policy.start(pl, x)
+	pr.tries = pr.sel.tries()
+	if s.NextUpstreamTries > 0 && s.NextUpstreamTries < pr.tries {
+		pr.tries = s.NextUpstreamTries
 	}
-	start := time.Now()
-	requestSent := false
+	return pr
+}
+
+// nextPeer chooses the peer of the next try. With none live it answers
+// 502 and returns nil.
+func (rt *runtime) nextPeer(x *exchange, pr *upstreamRun) *peer {
+	pe := pr.sel.next(time.Now())
+	if pe == nil {
+		x.upAddrs = append(x.upAddrs, pr.pl.name)
+		x.upStatuses = append(x.upStatuses, "502")
+		x.upTimes = append(x.upTimes, "0.000")
+		rt.errLog.log("error", x, "no live upstreams while connecting to upstream", "http://"+pr.pl.name+pr.uri)
+		x.sendSpecial(502, "", pr.s.ServerTokens)
+		return nil
+	}
+	pr.tries--
+	x.upURL = "http://" + pe.addr.String() + pr.uri
+	x.upAddrs = append(x.upAddrs, pe.addr.String())
+	return pe
+}
+
+// verdict is what follows a try.
+type verdict int
+
+const (
+	passResponse verdict = iota // relay the response to the client
+	tryNext                     // try the next peer
+	giveUp                      // answer with the failure's status
+)
+
+// judge records the outcome of a try at pe (the response head, or the
+// failure ft with its error) and decides what follows, as nginx's
+// proxy_next_upstream does. The peer is freed unless the response passes.
+func (rt *runtime) judge(x *exchange, pr *upstreamRun, pe *peer, res *upResponse, ft failure, sent, cached bool, err error, t0 time.Time) verdict {
+	pr.requestSent = pr.requestSent || sent
+	elapsed := msecs(time.Since(t0))
+	if ft == ftNone || ft == ftHTTP {
+		x.upStatuses = append(x.upStatuses, strconv.Itoa(res.status))
+	} else if ft == ftTimeout {
+		x.upStatuses = append(x.upStatuses, "504")
+	} else {
+		x.upStatuses = append(x.upStatuses, "502")
+	}
+	x.upTimes = append(x.upTimes, elapsed)
+	if ft == ftNone {
+		return passResponse
+	}
+	s := pr.s
+	mask := ft.mask(statusOf(res))
+	if ft == ftHTTP {
+		// nginx tries the next upstream on an http_* condition only
+		// while more tries remain; the last response passes through.
+		if pr.tries > 0 && s.NextUpstream.Has(mask) && x.canRetry(s, pr.body, pr.requestSent, pr.start) {
+			pr.sel.free(pe, !(res.status == 403 || res.status == 404), time.Now())
+			return tryNext
+		}
+		return passResponse
+	}
+	pr.sel.free(pe, true, time.Now())
+	rt.errLog.log("error", x, upstreamErrorText(ft, err, sent), x.upURL)
+	if cached && ft == ftError {
+		pr.tries++
+	}
+	if pr.tries <= 0 || !s.NextUpstream.Has(mask) || !x.canRetry(s, pr.body, pr.requestSent, pr.start) {
+		return giveUp
+	}
+	return tryNext
+}
+
+// proxy passes the request to the location's upstream, trying further
+// peers as proxy_next_upstream allows.
+func (rt *runtime) proxy(ctx context.Context, x *exchange, loc *config.Location) {
+	pr := rt.startProxy(x, loc)
+	if pr == nil {
+		return
+	}
 	for {
-		pe := sel.next(time.Now())
+		pe := rt.nextPeer(x, pr)
 		if pe == nil {
-			x.upAddrs = append(x.upAddrs, pl.name)
-			x.upStatuses = append(x.upStatuses, "502")
-			x.upTimes = append(x.upTimes, "0.000")
-			rt.errLog.log("error", x, "no live upstreams while connecting to upstream", "http://"+pl.name+uri)
-			x.sendSpecial(502, "", s.ServerTokens)
 			return
 		}
-		tries--
-		x.upURL = "http://" + pe.addr.String() + uri
 		t0 := time.Now()
-		x.upAddrs = append(x.upAddrs, pe.addr.String())
-		u, res, ft, sent, err := rt.try(ctx, x, pl, pe, head, body, s)
-		requestSent = requestSent || sent
-		elapsed := msecs(time.Since(t0))
-		if ft == ftNone || ft == ftHTTP {
-			x.upStatuses = append(x.upStatuses, strconv.Itoa(res.status))
-			x.upTimes = append(x.upTimes, elapsed)
-		} else {
-			x.upStatuses = append(x.upStatuses, "502")
-			if ft == ftTimeout {
-				x.upStatuses[len(x.upStatuses)-1] = "504"
-			}
-			x.upTimes = append(x.upTimes, elapsed)
-		}
-		if ft == ftNone {
-			rt.relay(x, u, res, pl, pe, sel, s)
-			return
-		}
-		mask := ft.mask(statusOf(res))
-		if ft == ftHTTP {
-			// nginx tries the next upstream on an http_* condition only
-			// while more tries remain; the last response passes through.
-			if tries > 0 && s.NextUpstream.Has(mask) && x.canRetry(s, body, requestSent, start) {
-				u.close()
-				sel.free(pe, !(res.status == 403 || res.status == 404), time.Now())
-				continue
-			}
-			rt.relay(x, u, res, pl, pe, sel, s)
+		u, res, ft, sent, err := rt.try(ctx, x, pr.pl, pe, pr.head, pr.body, pr.s)
+		v := rt.judge(x, pr, pe, res, ft, sent, u != nil && u.cached, err, t0)
+		if v == passResponse {
+			rt.relay(x, u, res, pr.pl, pe, pr.sel, pr.s)
 			return
 		}
 		if u != nil {
 			u.close()
 		}
-		sel.free(pe, true, time.Now())
-		rt.errLog.log("error", x, upstreamErrorText(ft, err, sent), x.upURL)
-		if u != nil && u.cached && ft == ftError {
-			tries++
-		}
-		if tries <= 0 || !s.NextUpstream.Has(mask) || !x.canRetry(s, body, requestSent, start) {
-			x.sendSpecial(ft.status(), "", s.ServerTokens)
+		if v == giveUp {
+			x.sendSpecial(ft.status(), "", pr.s.ServerTokens)
 			return
 		}
 	}
@@ -294,12 +348,18 @@ func (rt *runtime) try(ctx context.Context, x *exchange, pl *pool, pe *peer, hea
 		}
 		return u, nil, ftError, sent, err
 	}
+	return u, res, x.responseHead(res, s, t0), sent, nil
+}
+
+// responseHead records a response head that came from a try started at
+// t0 and tells whether proxy_next_upstream calls it a failure (ftHTTP).
+func (x *exchange) responseHead(res *upResponse, s *config.Settings, t0 time.Time) failure {
 	x.upHeader = append(x.upHeader, msecs(time.Since(t0)))
 	x.upHeaders = res.headers
-	if s.NextUpstream.Has(ftHTTP.mask(res.status)) && ftHTTP.mask(res.status) != 0 {
-		return u, res, ftHTTP, sent, nil
+	if m := ftHTTP.mask(res.status); m != 0 && s.NextUpstream.Has(m) {
+		return ftHTTP
 	}
-	return u, res, ftNone, sent, nil
+	return ftNone
 }
 
 // writeUpstream sends the request head and body.

@@ -38,40 +38,8 @@ func (rt *runtime) relay(x *exchange, u *upConn, res *upResponse, pl *pool, pe *
 		rt.relay09(x, u, res, s)
 		return
 	}
-	h := &respHead{status: res.status, statusLine: res.statusLine, contentLength: res.contentLength, serverTokens: s.ServerTokens}
-	upgrade := res.status == 101
+	h, upgrade := x.clientHead(res, s)
 	if upgrade {
-		if _, ok := x.req.header("Upgrade"); !ok {
-			upgrade = false
-		}
-	}
-	for _, hd := range res.headers {
-		name := strings.ToLower(hd.name)
-		switch {
-		case name == "content-type":
-			if h.contentType == "" {
-				h.contentType = hd.value
-			}
-			continue
-		case name == "upgrade" && upgrade:
-		case hopHeaders[name]:
-			continue
-		case hiddenHeaders[name] && !containsFold(s.PassHeaders, name):
-			continue
-		case containsFold(s.HideHeaders, name):
-			continue
-		case name == "location" || name == "refresh":
-			v := x.redirectRewrite(hd.value)
-			if name == "location" && strings.HasPrefix(v, "/") {
-				h.location = x.absoluteURL(v)
-				continue
-			}
-			hd.value = v
-		}
-		h.headers = append(h.headers, hd)
-	}
-	if upgrade {
-		h.contentLength = -1
 		x.writeHead(h)
 		if err := x.c.bw.Flush(); err != nil {
 			u.close()
@@ -149,6 +117,48 @@ func (rt *runtime) relay(x *exchange, u *upConn, res *upResponse, pl *pool, pe *
 	} else {
 		u.close()
 	}
+}
+
+// clientHead is the head nginx sends the client for an upstream response:
+// which headers pass, which are rewritten. upgrade tells a switch to a
+// WebSocket (101 to a request that asked for it).
+func (x *exchange) clientHead(res *upResponse, s *config.Settings) (h *respHead, upgrade bool) {
+	h = &respHead{status: res.status, statusLine: res.statusLine, contentLength: res.contentLength, serverTokens: s.ServerTokens}
+	upgrade = res.status == 101
+	if upgrade {
+		if _, ok := x.req.header("Upgrade"); !ok {
+			upgrade = false
+		}
+	}
+	for _, hd := range res.headers {
+		name := strings.ToLower(hd.name)
+		switch {
+		case name == "content-type":
+			if h.contentType == "" {
+				h.contentType = hd.value
+			}
+			continue
+		case name == "upgrade" && upgrade:
+		case hopHeaders[name]:
+			continue
+		case hiddenHeaders[name] && !containsFold(s.PassHeaders, name):
+			continue
+		case containsFold(s.HideHeaders, name):
+			continue
+		case name == "location" || name == "refresh":
+			v := x.redirectRewrite(hd.value)
+			if name == "location" && strings.HasPrefix(v, "/") {
+				h.location = x.absoluteURL(v)
+				continue
+			}
+			hd.value = v
+		}
+		h.headers = append(h.headers, hd)
+	}
+	if upgrade {
+		h.contentLength = -1
+	}
+	return h, upgrade
 }
 
 // sentConnectionClose reports whether the Connection header sent upstream

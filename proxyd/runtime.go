@@ -140,26 +140,50 @@ func (rt *runtime) handle(ctx context.Context, x *exchange) {
 		x.keepAlive = false
 		return
 	}
-	srv, caps := v.find(r.host)
-	x.srv, x.caps = srv, caps
-	s := srv.Settings
-	defer func() {
-		if !x.bodyRead && !x.hijacked {
-			if !x.discardBody() {
-				x.keepAlive = false
-			}
-		}
-		x.reqLength += r.headerLength
-		rt.writeAccessLog(x, x.settings)
-	}()
-	x.settings = s
-	x.keepaliveTimeout = s.KeepaliveTimeout
-	x.limitKeepalive(s)
-	if srv.Return != nil {
-		rt.doReturn(x, srv.Return, s)
+	x.enterServer(v.find(r.host))
+	defer rt.finishExchange(x)
+	if srv := x.srv; srv.Return != nil {
+		rt.doReturn(x, srv.Return, srv.Settings)
 		return
 	}
 	rt.route(ctx, x)
+}
+
+// enterServer starts a request in the server chosen by its Host.
+func (x *exchange) enterServer(srv *config.Server, caps []string) {
+	x.srv, x.caps = srv, caps
+	s := srv.Settings
+	x.settings = s
+	x.keepaliveTimeout = s.KeepaliveTimeout
+	x.limitKeepalive(s)
+}
+
+// enterLocation goes on in the location found for $uri (nil: none, the
+// server's settings stay in force).
+func (x *exchange) enterLocation(loc *config.Location, caps []string) {
+	x.settings = x.srv.Settings
+	if caps != nil {
+		x.caps = caps
+	}
+	x.loc = loc
+	if loc != nil {
+		s := loc.Settings
+		x.settings = s
+		x.keepaliveTimeout = s.KeepaliveTimeout
+		x.limitKeepalive(s)
+	}
+}
+
+// finishExchange ends a request once its response is out: an unread body
+// is discarded (or the connection will close), the access log written.
+func (rt *runtime) finishExchange(x *exchange) {
+	if !x.bodyRead && !x.hijacked {
+		if !x.discardBody() {
+			x.keepAlive = false
+		}
+	}
+	x.reqLength += x.req.headerLength
+	rt.writeAccessLog(x, x.settings)
 }
 
 // route finds the location for the request's $uri and runs it; internal
@@ -167,18 +191,10 @@ func (rt *runtime) handle(ctx context.Context, x *exchange) {
 // the settings in force, for the access log.
 func (rt *runtime) route(ctx context.Context, x *exchange) {
 	r, srv := x.req, x.srv
-	s := srv.Settings
-	x.settings = s
 	loc, lcaps, rc := findLocation(srv.Locations, r.uri, nil)
-	if lcaps != nil {
-		x.caps = lcaps
-	}
+	x.enterLocation(loc, lcaps)
+	s := x.settings
 	if loc != nil {
-		x.loc = loc
-		s = loc.Settings
-		x.settings = s
-		x.keepaliveTimeout = s.KeepaliveTimeout
-		x.limitKeepalive(s)
 		if rc == locRedirect {
 			target := r.uri + "/"
 			if r.args != "" {
@@ -191,9 +207,6 @@ func (rt *runtime) route(ctx context.Context, x *exchange) {
 			rt.doReturn(x, loc.Return, s)
 			return
 		}
-	} else {
-		// no location matches: nginx goes on with the server's settings
-		x.loc = nil
 	}
 	if !allowed(s.Access, x.c.remote.Addr()) {
 		rt.errLog.log("error", x, "access forbidden by rule", "")

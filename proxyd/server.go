@@ -142,12 +142,13 @@ func (s *Server) acceptLoop(l net.Listener) {
 		}
 		delay = 0
 		c := &clientConn{
-			id:     s.nextID.Add(1),
-			nc:     nc,
-			dw:     deadlineWriter{c: nc, timeout: sendTimeout},
-			remote: addrPortOf(nc.RemoteAddr()),
-			local:  addrPortOf(nc.LocalAddr()),
-			rt:     s.rt.Load(),
+			id:        s.nextID.Add(1),
+			nc:        nc,
+			dw:        deadlineWriter{c: nc, timeout: sendTimeout},
+			remote:    addrPortOf(nc.RemoteAddr()),
+			local:     addrPortOf(nc.LocalAddr()),
+			rt:        s.rt.Load(),
+			keepalive: clientHeaderTimeout,
 		}
 		c.in.nc = nc
 		s.mu.Lock()
@@ -160,27 +161,31 @@ func (s *Server) acceptLoop(l net.Listener) {
 		c.rt.conns.Add(1)
 		s.connsWG.Add(1)
 		s.mu.Unlock()
-		go s.serveConn(c)
+		go s.serveConn(c, nil)
 	}
 }
 
-// serveConn serves c until it ends, then forgets it, after a panic too.
-func (s *Server) serveConn(c *clientConn) {
+// serveConn serves c until it ends, then closes and forgets it, after a
+// panic too. first, if set, runs before and says whether to go on (a
+// connection taken over from an event loop finishes its exchange).
+func (s *Server) serveConn(c *clientConn, first func(ctx context.Context) bool) {
 	defer func() {
 		// one bad request must not take the daemon down
 		if p := recover(); p != nil {
 			s.log.Error("panic serving connection", "client", c.remote, "panic", p, "stack", string(debug.Stack()))
-			_ = c.nc.Close()
 		} else if !c.hijacked {
 			c.releaseBuffers()
 		}
+		_ = c.nc.Close()
 		s.mu.Lock()
 		delete(s.conns, c)
 		s.mu.Unlock()
 		c.rt.connDone()
 		s.connsWG.Done()
 	}()
-	c.serve(s.ctx)
+	if first == nil || first(s.ctx) {
+		c.serve(s.ctx)
+	}
 }
 
 // Reload switches to cfg: new connections use it at once, connections

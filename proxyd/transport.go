@@ -209,8 +209,7 @@ func readOneHead(br *bufio.Reader, method string) (*upResponse, error) {
 	if res.chunked {
 		res.contentLength = -1
 	}
-	noBody := method == "HEAD" || res.status == 204 || res.status == 304 || res.status < 200
-	if noBody {
+	if noBody(method, res.status) {
 		res.chunked = false
 		return res, nil
 	}
@@ -243,7 +242,7 @@ func parseStatusLine(line []byte) (int, bool) {
 // bodyReader returns a reader for the upstream response body.
 func (res *upResponse) bodyReader(br *bufio.Reader, method string) io.Reader {
 	switch {
-	case method == "HEAD" || res.status == 204 || res.status == 304 || res.status < 200:
+	case noBody(method, res.status):
 		return bytes.NewReader(nil)
 	case res.chunked:
 		return &chunkedBody{br: br}
@@ -251,4 +250,9 @@ func (res *upResponse) bodyReader(br *bufio.Reader, method string) io.Reader {
 		return io.LimitReader(br, res.contentLength)
 	}
 	return br
+}
+
+// noBody tells a response that has no body whatever its head says.
+func noBody(method string, status int) bool {
+	return method == "HEAD" || status == 204 || status == 304 || status < 200
 }
