@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
+	goruntime "runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -32,6 +34,8 @@ type Server struct {
 	stopping  bool
 
 	errFiles logFiles
+	// loops serve connections, one per worker process; none: goroutines
+	loops []*eventLoop
 }
 
 // New loads cfg and binds its listen addresses. Call Serve to accept.
@@ -53,6 +57,18 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.rt.Store(rt)
+	if os.Getenv("PROXYD_EVENT_LOOP") != "0" {
+		// one loop per worker_processes (GOMAXPROCS is set from it)
+		n := goruntime.GOMAXPROCS(0)
+		for range n {
+			el, err := newEventLoop(s, n > 1)
+			if err != nil {
+				log.Warn("no event loop, goroutines serve", "err", err)
+				break
+			}
+			s.loops = append(s.loops, el)
+		}
+	}
 	for _, a := range added {
 		s.startAccept(a)
 	}
@@ -119,6 +135,19 @@ func (s *Server) startAccept(a netip.AddrPort) {
 	s.mu.Lock()
 	l := s.listeners[a]
 	s.mu.Unlock()
+	if len(s.loops) > 0 {
+		taken := false
+		for _, el := range s.loops {
+			if err := el.accept(a, l); err != nil {
+				s.log.Warn("cannot accept on an event loop", "listen", a, "err", err)
+				continue
+			}
+			taken = true
+		}
+		if taken {
+			return
+		}
+	}
 	s.acceptWG.Add(1)
 	go func() {
 		defer s.acceptWG.Done()
@@ -211,13 +240,22 @@ func (s *Server) Reload(cfg *config.Config) error {
 		keep[a] = true
 	}
 	s.mu.Lock()
-	for a, l := range s.listeners {
+	var gone []netip.AddrPort
+	for a := range s.listeners {
 		if !keep[a] {
-			_ = l.Close()
-			delete(s.listeners, a)
+			gone = append(gone, a)
 		}
 	}
 	s.mu.Unlock()
+	for _, a := range gone {
+		for _, el := range s.loops {
+			el.stopAccepting(a)
+		}
+		s.mu.Lock()
+		_ = s.listeners[a].Close()
+		delete(s.listeners, a)
+		s.mu.Unlock()
+	}
 	s.retire(old)
 	s.log.Info("configuration reloaded", "file", cfg.File)
 	return nil
@@ -234,6 +272,9 @@ func (s *Server) retire(rt *runtime) {
 		}
 	}
 	s.mu.Unlock()
+	for _, el := range s.loops {
+		el.closeIdle(rt)
+	}
 	rt.connDone()
 }
 
@@ -262,6 +303,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	select {
 	case <-done:
 		s.cancel()
+		s.stopLoops()
 		return nil
 	case <-ctx.Done():
 		s.Close()
@@ -278,15 +320,30 @@ func (s *Server) Close() {
 		_ = c.nc.Close()
 	}
 	s.mu.Unlock()
+	for _, el := range s.loops {
+		el.closeIdle(nil)
+	}
 	s.cancel()
 	s.connsWG.Wait()
+	s.stopLoops()
 	if rt := s.rt.Load(); rt != nil {
 		rt.close()
 	}
 	s.errFiles.close()
 }
 
+// stopLoops ends the event loops once their connections are gone.
+func (s *Server) stopLoops() {
+	for _, el := range s.loops {
+		el.stop()
+	}
+	s.loops = nil
+}
+
 func (s *Server) stopListening() {
+	for _, el := range s.loops {
+		el.stopAccepting(netip.AddrPort{})
+	}
 	s.mu.Lock()
 	s.stopping = true
 	for a, l := range s.listeners {

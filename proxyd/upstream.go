@@ -54,7 +54,13 @@ type pool struct {
 	backup  *peerSet
 	policy  policy
 	idle    *connCache // nil without keepalive
+	zoned   bool       // a peer's address has an IPv6 zone
 }
+
+// loopable tells whether an event loop can pass requests to the pool:
+// no keepalive cache (the goroutine path's), no zones (only
+// internal/tcpdial looks them up).
+func (p *pool) loopable() bool { return p.idle == nil && !p.zoned }
 
 // policy starts the peer selection for one request.
 type policy interface {
@@ -78,6 +84,7 @@ func newPool(u *config.Upstream) *pool {
 	var prim, back []*peer
 	for _, s := range u.Servers {
 		for _, a := range s.Addrs {
+			p.zoned = p.zoned || a.Addr().Zone() != ""
 			pe := &peer{
 				addr: a, server: s.Name, weight: s.Weight, maxFails: s.MaxFails,
 				failTimeout: s.FailTimeout, down: s.Down, effectiveWeight: s.Weight,

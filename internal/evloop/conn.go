@@ -185,14 +185,19 @@ func writeFD(fd int, p []byte) (int, error) {
 
 // SliceReader reads the bytes it is given, then reports ErrIncomplete: a
 // blocking parser reading through it over received bytes tells a message
-// cut short by their end.
-type SliceReader struct{ B []byte }
+// cut short by their end. Ended records that it did, for parsers that
+// fold read errors into their own.
+type SliceReader struct {
+	B     []byte
+	Ended bool
+}
 
 // ErrIncomplete is SliceReader's end: more bytes are needed.
 var ErrIncomplete = errors.New("incomplete message")
 
 func (r *SliceReader) Read(p []byte) (int, error) {
 	if len(r.B) == 0 {
+		r.Ended = true
 		return 0, ErrIncomplete
 	}
 	n := copy(p, r.B)
