@@ -39,6 +39,26 @@ type eventLoop struct {
 	acceptors map[netip.AddrPort]int // listening descriptors by address
 	exclusive bool                   // other loops watch the same listeners
 	done      chan struct{}
+	stats     loopStats
+}
+
+// loopStats counts what a loop did with requests (for tests and debug
+// logs): served whole, handed over before the request, or after the
+// response head.
+type loopStats struct {
+	served, handedOff, responsesHandedOff int
+}
+
+// loopStats sums the loops' counts.
+func (s *Server) loopStats() (sum loopStats) {
+	for _, el := range s.loops {
+		el.do(func() {
+			sum.served += el.stats.served
+			sum.handedOff += el.stats.handedOff
+			sum.responsesHandedOff += el.stats.responsesHandedOff
+		})
+	}
+	return sum
 }
 
 // maxPending bounds the output a client connection buffers before the
@@ -293,6 +313,11 @@ func prefixed(data []byte, nc net.Conn) io.Reader {
 // the rest of an exchange) and serves the connection's next requests.
 func (lc *loopConn) handOff(then func(ctx context.Context) bool) {
 	el, c := lc.el, lc.c
+	if then == nil {
+		el.stats.handedOff++
+	} else {
+		el.stats.responsesHandedOff++
+	}
 	if lc.bw != nil {
 		_ = lc.bw.Flush()
 	}

@@ -491,6 +491,7 @@ func (lc *loopConn) bodyDone(complete bool, upErr error) {
 func (lc *loopConn) endExchange() {
 	x, c := lc.x, lc.c
 	lc.x, lc.pr, lc.res, lc.body = nil, nil, nil, nil
+	lc.el.stats.served++
 	c.rt.finishExchange(x)
 	if !c.afterExchange(x) {
 		lc.closeAfterFlush()
