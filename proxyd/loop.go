@@ -173,8 +173,13 @@ type acceptor struct {
 
 func (a acceptor) Ready(uint32) {
 	// a few at a time, so that a burst of connections does not starve
-	// the ones being served
-	for range 16 {
+	// the ones being served; one when several loops share the listener,
+	// as nginx without multi_accept, so that they share the connections
+	n := 16
+	if a.el.exclusive {
+		n = 1
+	}
+	for range n {
 		fd, remote, local, err := evloop.Accept(a.fd)
 		if err != nil {
 			if err != unix.EAGAIN && err != unix.EINTR && err != unix.ECONNABORTED {
@@ -323,7 +328,7 @@ func (lc *loopConn) handOff(then func(ctx context.Context) bool) {
 	}
 	prefix := bytes.Clone(lc.In.Data())
 	pending := lc.Out.Pending
-	lc.detach()
+	lc.detach(true)
 	nc, err := fileConn(lc.FD, "client")
 	if err != nil {
 		el.s.log.Error("cannot hand a connection over", "client", c.remote, "err", err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -58,6 +59,7 @@ type loopUpstream struct {
 
 // Ready handles the client socket's events.
 func (lc *loopConn) Ready(ev uint32) {
+	defer lc.recovered()
 	lc.Event(ev)
 	if ev&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 		lc.flushed()
@@ -77,6 +79,7 @@ func (up *loopUpstream) Ready(ev uint32) {
 	}
 	up.Event(ev)
 	lc := up.lc
+	defer lc.recovered()
 	switch lc.st {
 	case stConnect:
 		if ev&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) != 0 {
@@ -102,6 +105,15 @@ func (up *loopUpstream) close() {
 	up.lc.el.lp.Close(up.FD)
 }
 
+// recovered ends a connection whose handler panicked, as the goroutine
+// path does: one bad request must not take the daemon down.
+func (lc *loopConn) recovered() {
+	if p := recover(); p != nil {
+		lc.el.s.log.Error("panic serving connection", "client", lc.c.remote, "panic", p, "stack", string(debug.Stack()))
+		lc.close()
+	}
+}
+
 // idle tells a connection waiting for its next request.
 func (lc *loopConn) idle() bool { return lc.st == stHead && len(lc.In.Data()) == 0 }
 
@@ -120,14 +132,19 @@ func (lc *loopConn) flushed() {
 	}
 }
 
-// detach takes the connection off the loop, leaving its descriptor open.
-func (lc *loopConn) detach() {
+// detach takes the connection off the loop; its descriptor is closed,
+// or left open for a goroutine (keep).
+func (lc *loopConn) detach(keep bool) {
 	lc.endTry()
 	lc.st = stClosed
 	lc.timer.Stop()
 	lc.In.Release()
 	lc.putWriter()
-	lc.el.lp.Remove(lc.FD)
+	if keep {
+		lc.el.lp.Remove(lc.FD)
+	} else {
+		lc.el.lp.Close(lc.FD)
+	}
 	delete(lc.el.clients, lc)
 }
 
@@ -136,8 +153,7 @@ func (lc *loopConn) close() {
 	if lc.st == stClosed {
 		return
 	}
-	lc.detach()
-	unix.Close(lc.FD)
+	lc.detach(false)
 	lc.c.rt.connDone()
 	lc.el.s.connsWG.Done()
 }
@@ -518,6 +534,7 @@ func (lc *loopConn) closeAfterFlush() {
 
 // timeout fires the timer of the current state.
 func (lc *loopConn) timeout() {
+	defer lc.recovered()
 	switch lc.st {
 	case stHead:
 		if len(lc.In.Data()) > 0 {

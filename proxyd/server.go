@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	goruntime "runtime"
 	"runtime/debug"
 	"sync"
@@ -38,6 +39,17 @@ type Server struct {
 	loops []*eventLoop
 }
 
+// Workers is how many event loops serve connections for a
+// worker_processes setting, as nginx runs that many worker processes:
+// the number, or one per usable CPU for "auto". A reload keeps the count
+// the server started with.
+func Workers(setting string) int {
+	if n, err := strconv.Atoi(setting); err == nil && n > 0 {
+		return n
+	}
+	return goruntime.NumCPU()
+}
+
 // New loads cfg and binds its listen addresses. Call Serve to accept.
 func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	if log == nil {
@@ -58,8 +70,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	}
 	s.rt.Store(rt)
 	if os.Getenv("PROXYD_EVENT_LOOP") != "0" {
-		// one loop per worker_processes (GOMAXPROCS is set from it)
-		n := goruntime.GOMAXPROCS(0)
+		n := Workers(cfg.WorkerProcesses)
 		for range n {
 			el, err := newEventLoop(s, n > 1)
 			if err != nil {
