@@ -3,6 +3,7 @@ package proxyd
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -168,6 +169,11 @@ func exchangeRaw(addr, src string, raws []string, methods []string) []*clientRes
 			break
 		}
 		res, err := readResponseHead(br, methods[i])
+		if errors.Is(err, syscall.ECONNRESET) {
+			// a request written after the server closed: whether the
+			// reset or the end is read first is the client's timing
+			err = errUpstreamClosed
+		}
 		if err != nil {
 			out = append(out, &clientResp{err: "read: " + err.Error()})
 			break

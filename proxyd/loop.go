@@ -223,11 +223,9 @@ func (el *eventLoop) newConn(fd int, remote, local netip.AddrPort) {
 }
 
 // parseRequest parses a request head at the start of data. It returns
-// the bytes used, or evloop.ErrIncomplete when more are needed.
+// the bytes used, or evloop.ErrIncomplete when more are needed. A head in
+// part is parsed too: nginx answers a bad line as soon as it comes.
 func (el *eventLoop) parseRequest(data []byte) (*request, int, error) {
-	if !evloop.HeadEnds(data) {
-		return nil, 0, evloop.ErrIncomplete
-	}
 	el.src = evloop.SliceReader{B: data}
 	el.parser.Reset(&el.src)
 	req, err := readRequest(el.parser)

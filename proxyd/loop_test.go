@@ -703,10 +703,6 @@ func TestLoopServes(t *testing.T) {
 			check:  func(t *testing.T, rs []*ltResp) { ltBody(t, rs[0], 502, page502) },
 			stats:  loopStats{served: 1},
 			errLog: "recv() failed (104: Connection reset by peer) while reading response header from upstream",
-			// nginx 1.22 writes the loop's line; readOneHead takes the
-			// reset for an end (n == 0): "upstream prematurely closed
-			// connection while reading response header from upstream"
-			gorErrLogDiffers: "the goroutine path logs a reset as a close",
 		},
 		{
 			// a difference DIFFERENCES.md lists: nginx 1.22
@@ -841,7 +837,6 @@ func TestLoopHandsOff(t *testing.T) {
 		{
 			// nginx and the goroutine path answer a bad line as it comes
 			name: "invalid request line before the end of the head",
-			bug:  "BUG: the loop waits for a head's empty line (up to client_header_timeout, 60 s) before it hands over a bad request line the goroutine path answers at once",
 			talk: ltThenEOF(ltSeq("FOO BAR\r\n")),
 			check: func(t *testing.T, rs []*ltResp) {
 				ltBody(t, rs[0], 400, string(errorPage(400, true)))
@@ -850,7 +845,6 @@ func TestLoopHandsOff(t *testing.T) {
 		},
 		{
 			name: "invalid header line before the end of the head",
-			bug:  "BUG: the loop waits for a head's empty line (up to client_header_timeout, 60 s) before it hands over a bad header line the goroutine path answers at once",
 			talk: ltThenEOF(ltSeq("GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n")),
 			check: func(t *testing.T, rs []*ltResp) {
 				ltBody(t, rs[0], 400, string(errorPage(400, true)))

@@ -140,13 +140,11 @@ func readResponseHead(br *bufio.Reader, method string) (*upResponse, error) {
 func readOneHead(br *bufio.Reader, method string) (*upResponse, error) {
 	line, n, err := readLine(br)
 	if err != nil {
-		if isTimeout(err) {
+		if isTimeout(err) || !errors.Is(err, io.EOF) {
+			// a reset is nginx's "recv() failed (104: ...)"
 			return nil, err
 		}
-		if n == 0 || errors.Is(err, io.EOF) {
-			return nil, errUpstreamClosed
-		}
-		return nil, err
+		return nil, errUpstreamClosed
 	}
 	res := &upResponse{contentLength: -1}
 	code, ok := parseStatusLine(line)
