@@ -126,10 +126,11 @@ func openAccessLogs(cfg *config.HTTP, files *logFiles) error {
 	return nil
 }
 
-// logLine renders one access log line for format f.
-func (x *exchange) logLine(f *config.LogFormat, tpls *templates) []byte {
-	var b bytes.Buffer
-	b.Grow(256)
+// lineBufs recycles the buffers access log lines are rendered in.
+var lineBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// logLine renders one access log line for format f into b.
+func (x *exchange) logLine(b *bytes.Buffer, f *config.LogFormat, tpls *templates) {
 	for _, seg := range tpls.get(f.Format) {
 		if seg.Var == "" {
 			b.WriteString(seg.Lit)
@@ -140,17 +141,16 @@ func (x *exchange) logLine(f *config.LogFormat, tpls *templates) []byte {
 		case "none":
 			b.WriteString(v)
 		case "json":
-			escapeJSON(&b, v)
+			escapeJSON(b, v)
 		default:
 			if !ok {
 				b.WriteByte('-')
 				continue
 			}
-			escapeLog(&b, v)
+			escapeLog(b, v)
 		}
 	}
 	b.WriteByte('\n')
-	return b.Bytes()
 }
 
 // escapeLog escapes as nginx's default log escaping: '"', '\\', control
@@ -203,6 +203,10 @@ func (rt *runtime) writeAccessLog(x *exchange, s *config.Settings) {
 		if err != nil {
 			continue
 		}
-		f.write(x.logLine(al.Format, &rt.tpls))
+		b := lineBufs.Get().(*bytes.Buffer)
+		b.Reset()
+		x.logLine(b, al.Format, &rt.tpls)
+		f.write(b.Bytes())
+		lineBufs.Put(b)
 	}
 }

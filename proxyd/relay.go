@@ -131,23 +131,26 @@ func (x *exchange) clientHead(res *upResponse, s *config.Settings) (h *respHead,
 		}
 	}
 	for _, hd := range res.headers {
-		name := strings.ToLower(hd.name)
+		// lower case in a buffer on the stack: string(name) in the
+		// comparisons and map lookups below does not allocate
+		var buf [64]byte
+		name := asciiLower(buf[:0], hd.name)
 		switch {
-		case name == "content-type":
+		case string(name) == "content-type":
 			if h.contentType == "" {
 				h.contentType = hd.value
 			}
 			continue
-		case name == "upgrade" && upgrade:
-		case hopHeaders[name]:
+		case string(name) == "upgrade" && upgrade:
+		case hopHeaders[string(name)]:
 			continue
-		case hiddenHeaders[name] && !containsFold(s.PassHeaders, name):
+		case hiddenHeaders[string(name)] && !containsFold(s.PassHeaders, hd.name):
 			continue
-		case containsFold(s.HideHeaders, name):
+		case containsFold(s.HideHeaders, hd.name):
 			continue
-		case name == "location" || name == "refresh":
+		case string(name) == "location" || string(name) == "refresh":
 			v := x.redirectRewrite(hd.value)
-			if name == "location" && strings.HasPrefix(v, "/") {
+			if string(name) == "location" && strings.HasPrefix(v, "/") {
 				h.location = x.absoluteURL(v)
 				continue
 			}
@@ -159,6 +162,18 @@ func (x *exchange) clientHead(res *upResponse, s *config.Settings) (h *respHead,
 		h.contentLength = -1
 	}
 	return h, upgrade
+}
+
+// asciiLower appends s in ASCII lower case to b.
+func asciiLower(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 // sentConnectionClose reports whether the Connection header sent upstream

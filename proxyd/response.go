@@ -40,6 +40,19 @@ func httpDate(now time.Time) string {
 	return d.s
 }
 
+// cachedTimeLocal holds $time_local, refreshed once a second.
+var cachedTimeLocal atomic.Pointer[dateEntry]
+
+func timeLocal(t time.Time) string {
+	sec := t.Unix()
+	if d := cachedTimeLocal.Load(); d != nil && d.sec == sec {
+		return d.s
+	}
+	d := &dateEntry{sec, t.Format("02/Jan/2006:15:04:05 -0700")}
+	cachedTimeLocal.Store(d)
+	return d.s
+}
+
 // bodyWriter writes a response body to the client, chunk-encoding when
 // asked, and counts the body bytes for $body_bytes_sent.
 //

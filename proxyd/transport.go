@@ -146,7 +146,7 @@ func readOneHead(br *bufio.Reader, method string) (*upResponse, error) {
 		}
 		return nil, errUpstreamClosed
 	}
-	res := &upResponse{contentLength: -1}
+	res := &upResponse{contentLength: -1, headers: make([]header, 0, 8)}
 	code, ok := parseStatusLine(line)
 	if !ok {
 		// nginx: "upstream sent no valid HTTP/1.0 header"; the response is

@@ -54,23 +54,22 @@ var defaultProxyHeaders = []config.Header{
 // not sent.
 func (x *exchange) upstreamHead(s *config.Settings, uri string, body *reqBody, tpls *templates) []byte {
 	r := x.req
-	var b strings.Builder
-	b.Grow(512)
-	b.WriteString(r.method)
-	b.WriteByte(' ')
-	b.WriteString(uri)
-	b.WriteString(" HTTP/")
-	b.WriteString(s.HTTPVersion)
-	b.WriteString("\r\n")
-
-	merged := make([]config.Header, 0, len(s.SetHeaders)+len(defaultProxyHeaders))
-	merged = append(merged, s.SetHeaders...)
-	for _, d := range defaultProxyHeaders {
-		if !hasHeaderName(s.SetHeaders, d.Name) {
-			merged = append(merged, d)
+	b := make([]byte, 0, 512)
+	b = append(b, r.method...)
+	b = append(b, ' ')
+	b = append(b, uri...)
+	b = append(b, " HTTP/"...)
+	b = append(b, s.HTTPVersion...)
+	b = append(b, "\r\n"...)
+	// proxy_set_header lines, then the defaults they do not name
+	set := len(s.SetHeaders)
+	for i := range set + len(defaultProxyHeaders) {
+		var h config.Header
+		if i < set {
+			h = s.SetHeaders[i]
+		} else if h = defaultProxyHeaders[i-set]; hasHeaderName(s.SetHeaders, h.Name) {
+			continue
 		}
-	}
-	for _, h := range merged {
 		var v string
 		switch h.Value {
 		case "$proxy_internal_body_length":
@@ -87,24 +86,24 @@ func (x *exchange) upstreamHead(s *config.Settings, uri string, body *reqBody, t
 		if v == "" {
 			continue
 		}
-		b.WriteString(h.Name)
-		b.WriteString(": ")
-		b.WriteString(v)
-		b.WriteString("\r\n")
+		b = appendHeader(b, h.Name, v)
 	}
 	if s.PassRequestHeaders {
 		for _, h := range r.headers {
-			if hasHeaderName(merged, h.name) {
+			if hasHeaderName(s.SetHeaders, h.name) || hasHeaderName(defaultProxyHeaders, h.name) {
 				continue
 			}
-			b.WriteString(h.name)
-			b.WriteString(": ")
-			b.WriteString(h.value)
-			b.WriteString("\r\n")
+			b = appendHeader(b, h.name, h.value)
 		}
 	}
-	b.WriteString("\r\n")
-	return []byte(b.String())
+	return append(b, "\r\n"...)
+}
+
+func appendHeader(b []byte, name, value string) []byte {
+	b = append(b, name...)
+	b = append(b, ": "...)
+	b = append(b, value...)
+	return append(b, "\r\n"...)
 }
 
 func hasHeaderName(hs []config.Header, name string) bool {

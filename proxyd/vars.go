@@ -31,7 +31,7 @@ func (x *exchange) variable(name string) (string, bool) {
 	case "server_port":
 		return strconv.Itoa(int(x.c.local.Port())), true
 	case "time_local":
-		return x.start.Format("02/Jan/2006:15:04:05 -0700"), true
+		return timeLocal(x.start), true
 	case "time_iso8601":
 		return x.start.Format("2006-01-02T15:04:05-07:00"), true
 	case "msec":
@@ -221,8 +221,12 @@ func msecs(d time.Duration) string {
 
 // expand evaluates a template; not-found variables expand to "".
 func (x *exchange) expand(t config.Template) string {
-	if len(t) == 1 && t[0].Var == "" {
-		return t[0].Lit
+	if len(t) == 1 {
+		if t[0].Var == "" {
+			return t[0].Lit
+		}
+		v, _ := x.variable(t[0].Var)
+		return v
 	}
 	var b strings.Builder
 	for _, s := range t {
