@@ -15,20 +15,30 @@ import (
 // come from pools while it has a request to serve; idle, it holds only
 // the small buffer of in.
 type clientConn struct {
-	id       uint64
-	nc       net.Conn
-	in       pendingReader // what br reads from
-	dw       deadlineWriter
-	br       *bufio.Reader
-	bw       *bufio.Writer
-	remote   netip.AddrPort
-	local    netip.AddrPort
-	requests int
-	rt       *runtime // configuration the connection was accepted under
+	id     uint64
+	nc     net.Conn
+	in     pendingReader // what br reads from
+	dw     deadlineWriter
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	remote netip.AddrPort
+	// remoteText is remote's address as text, once asked for
+	remoteText string
+	local      netip.AddrPort
+	requests   int
+	rt         *runtime // configuration the connection was accepted under
 	// keepalive is how long to wait for the next request
 	keepalive time.Duration
 	idle      atomic.Bool
 	hijacked  bool // buffers still used by a tunnel; not pooled
+}
+
+// remoteAddr is $remote_addr, rendered once per connection.
+func (c *clientConn) remoteAddr() string {
+	if c.remoteText == "" {
+		c.remoteText = c.remote.Addr().String()
+	}
+	return c.remoteText
 }
 
 // clientHeaderTimeout is nginx's client_header_timeout default.

@@ -29,11 +29,20 @@ var statusLines = map[int]string{
 // statusLine returns "CODE Reason" as nginx writes it; unknown codes get
 // "CODE " with an empty reason.
 func statusLine(code int) string {
-	if s, ok := statusLines[code]; ok {
-		return strconv.Itoa(code) + " " + s
+	if s, ok := fullStatusLines[code]; ok {
+		return s
 	}
 	return pad3(code) + " "
 }
+
+// fullStatusLines are statusLine's answers for the known codes.
+var fullStatusLines = func() map[int]string {
+	m := make(map[int]string, len(statusLines))
+	for code, reason := range statusLines {
+		m[code] = strconv.Itoa(code) + " " + reason
+	}
+	return m
+}()
 
 // pageTitles differ from status lines for a few codes.
 var pageTitles = map[int]string{302: "302 Found"}

@@ -320,7 +320,7 @@ func (lc *loopConn) connectProgress() {
 // request to go, or for the response.
 func (lc *loopConn) connected() {
 	lc.up.connected = true
-	lc.x.upConnect = append(lc.x.upConnect, msecs(time.Since(lc.t0)))
+	lc.x.upConnect = append(lc.x.upConnect, time.Since(lc.t0))
 	if len(lc.up.Out.Pending) > 0 {
 		lc.st = stSend
 		lc.timer.Reset(lc.pr.s.SendTimeout)
@@ -399,7 +399,7 @@ func (lc *loopConn) tryFailed(ft failure, err error, sent bool) {
 	lc.up, lc.pe = nil, nil
 	if !sent {
 		// as the goroutine path's dial, failed or not
-		x.upConnect = append(x.upConnect, msecs(time.Since(lc.t0)))
+		x.upConnect = append(x.upConnect, time.Since(lc.t0))
 	}
 	switch x.c.rt.judge(x, pr, pe, nil, ft, sent, false, err, lc.t0) {
 	case tryNext:
@@ -495,7 +495,7 @@ func (lc *loopConn) bodyDone(complete bool, upErr error) {
 			if errors.Is(upErr, os.ErrDeadlineExceeded) {
 				msg = "upstream timed out (110: Connection timed out) while reading upstream"
 			}
-			x.c.rt.errLog.log("error", x, msg, x.upURL)
+			x.c.rt.errLog.log("error", x, msg, x.upURL())
 		}
 	}
 	lc.endTry()

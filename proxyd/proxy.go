@@ -153,6 +153,7 @@ func (rt *runtime) startProxy(x *exchange, loc *config.Location) *upstreamRun {
 	}
 	uri := upstreamURI(x.req, loc, pp)
 	pr := &upstreamRun{pl: pl, s: s, body: body, uri: uri, start: time.Now()}
+	x.startTries()
 	pr.head = x.upstreamHead(s, uri, body, &rt.tpls)
 	pr.sel = pl.policy.start(pl, x)
 	pr.tries = pr.sel.tries()
@@ -168,15 +169,15 @@ func (rt *runtime) nextPeer(x *exchange, pr *upstreamRun) *peer {
 	pe := pr.sel.next(time.Now())
 	if pe == nil {
 		x.upAddrs = append(x.upAddrs, pr.pl.name)
-		x.upStatuses = append(x.upStatuses, "502")
-		x.upTimes = append(x.upTimes, "0.000")
+		x.upStatuses = append(x.upStatuses, 502)
+		x.upTimes = append(x.upTimes, 0)
 		rt.errLog.log("error", x, "no live upstreams while connecting to upstream", "http://"+pr.pl.name+pr.uri)
 		x.sendSpecial(502, "", pr.s.ServerTokens)
 		return nil
 	}
 	pr.tries--
-	x.upURL = "http://" + pe.addr.String() + pr.uri
-	x.upAddrs = append(x.upAddrs, pe.addr.String())
+	x.upPeer, x.upURI = pe.name, pr.uri
+	x.upAddrs = append(x.upAddrs, pe.name)
 	return pe
 }
 
@@ -194,13 +195,11 @@ const (
 // proxy_next_upstream does. The peer is freed unless the response passes.
 func (rt *runtime) judge(x *exchange, pr *upstreamRun, pe *peer, res *upResponse, ft failure, sent, cached bool, err error, t0 time.Time) verdict {
 	pr.requestSent = pr.requestSent || sent
-	elapsed := msecs(time.Since(t0))
+	elapsed := time.Since(t0)
 	if ft == ftNone || ft == ftHTTP {
-		x.upStatuses = append(x.upStatuses, strconv.Itoa(res.status))
-	} else if ft == ftTimeout {
-		x.upStatuses = append(x.upStatuses, "504")
+		x.upStatuses = append(x.upStatuses, res.status)
 	} else {
-		x.upStatuses = append(x.upStatuses, "502")
+		x.upStatuses = append(x.upStatuses, ft.status())
 	}
 	x.upTimes = append(x.upTimes, elapsed)
 	if ft == ftNone {
@@ -218,7 +217,7 @@ func (rt *runtime) judge(x *exchange, pr *upstreamRun, pe *peer, res *upResponse
 		return passResponse
 	}
 	pr.sel.free(pe, true, time.Now())
-	rt.errLog.log("error", x, upstreamErrorText(ft, err, sent), x.upURL)
+	rt.errLog.log("error", x, upstreamErrorText(ft, err, sent), x.upURL())
 	if cached && ft == ftError {
 		pr.tries++
 	}
@@ -319,10 +318,10 @@ func (rt *runtime) try(ctx context.Context, x *exchange, pl *pool, pe *peer, hea
 	}
 	t0 := time.Now()
 	if u != nil {
-		x.upConnect = append(x.upConnect, "0.000")
+		x.upConnect = append(x.upConnect, 0)
 	} else {
 		u, err = dial(ctx, pe.addr, s.ConnectTimeout)
-		x.upConnect = append(x.upConnect, msecs(time.Since(t0)))
+		x.upConnect = append(x.upConnect, time.Since(t0))
 		if err != nil {
 			if isTimeout(err) {
 				return nil, nil, ftTimeout, false, err
@@ -354,7 +353,7 @@ func (rt *runtime) try(ctx context.Context, x *exchange, pl *pool, pe *peer, hea
 // responseHead records a response head that came from a try started at
 // t0 and tells whether proxy_next_upstream calls it a failure (ftHTTP).
 func (x *exchange) responseHead(res *upResponse, s *config.Settings, t0 time.Time) failure {
-	x.upHeader = append(x.upHeader, msecs(time.Since(t0)))
+	x.upHeader = append(x.upHeader, time.Since(t0))
 	x.upHeaders = res.headers
 	if m := ftHTTP.mask(res.status); m != 0 && s.NextUpstream.Has(m) {
 		return ftHTTP

@@ -100,7 +100,7 @@ func (rt *runtime) relay(x *exchange, u *upConn, res *upResponse, pl *pool, pe *
 				if isTimeout(err) {
 					msg = "upstream timed out (110: Connection timed out) while reading upstream"
 				}
-				rt.errLog.log("error", x, msg, x.upURL)
+				rt.errLog.log("error", x, msg, x.upURL())
 			}
 			break
 		}
@@ -176,6 +176,16 @@ func asciiLower(b []byte, s string) []byte {
 	return b
 }
 
+// isLowerASCII tells s has no upper-case ASCII letter.
+func isLowerASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
 // sentConnectionClose reports whether the Connection header sent upstream
 // asks to close (nginx's default "close" unless overridden).
 func sentConnectionClose(s *config.Settings) bool {
@@ -240,7 +250,7 @@ func (x *exchange) absoluteURL(path string) string {
 // ended.
 func (rt *runtime) relay09(x *exchange, u *upConn, res *upResponse, s *config.Settings) {
 	defer u.close()
-	rt.errLog.log("error", x, "upstream sent no valid HTTP/1.0 header while reading response header from upstream", x.upURL)
+	rt.errLog.log("error", x, "upstream sent no valid HTTP/1.0 header while reading response header from upstream", x.upURL())
 	x.status = 9 // nginx logs "009" for an HTTP/0.9 response
 	w := &bodyWriter{x: x, w: x.c.bw}
 	if _, err := w.Write(res.http09); err != nil {

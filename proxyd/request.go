@@ -55,7 +55,7 @@ var errIdleClose = errors.New("connection closed before a request")
 // errIdleClose when the peer closed before sending anything, or a
 // *httpError for a malformed request (with whatever was parsed).
 func readRequest(br *bufio.Reader) (*request, error) {
-	r := &request{contentLen: -1}
+	r := &request{contentLen: -1, headers: make([]header, 0, 8)}
 	// skip empty lines before the request line, as nginx does
 	var line []byte
 	for {
@@ -165,8 +165,12 @@ func readLongLine(br *bufio.Reader, first []byte) ([]byte, int, error) {
 	return buf, n, nil
 }
 
+// errInvalidRequest is the request line nginx rejects without a more
+// precise reason.
+var errInvalidRequest = &httpError{400, "client sent invalid request"}
+
 func (r *request) parseRequestLine(line []byte) error {
-	bad := &httpError{400, "client sent invalid request"}
+	bad := errInvalidRequest
 	s := string(line)
 	i := strings.IndexByte(s, ' ')
 	if i <= 0 {
@@ -198,8 +202,8 @@ func (r *request) parseRequestLine(line []byte) error {
 		}
 		return bad
 	}
-	r.proto = "HTTP/1." + strconv.Itoa(minor)
-	if minor > 1 {
+	r.proto = "HTTP/1.0"
+	if minor >= 1 {
 		r.proto = "HTTP/1.1"
 		minor = 1
 	}
@@ -265,15 +269,17 @@ func (r *request) addHeaderLine(l []byte) error {
 		// nginx takes a line without a colon as a header with an empty value
 		colon = len(l)
 	}
-	name := string(l[:colon])
+	// one string for the line; name and value are slices of it
+	line := string(l)
+	name := line[:colon]
 	for _, c := range []byte(name) {
 		if c <= ' ' || c == 0x7f {
 			return &httpError{400, errInvalidHeaderLine}
 		}
 	}
 	var value string
-	if colon < len(l) {
-		value = string(bytes.Trim(l[colon+1:], " \t"))
+	if colon < len(line) {
+		value = strings.Trim(line[colon+1:], " \t")
 	}
 	if strings.IndexByte(value, 0) >= 0 {
 		return &httpError{400, errInvalidHeaderLine}
@@ -318,7 +324,8 @@ func (r *request) finishHeaders() error {
 	var tes int
 	var te string
 	for _, h := range r.headers {
-		switch strings.ToLower(h.name) {
+		var buf [32]byte
+		switch string(asciiLower(buf[:0], h.name)) {
 		case "content-length":
 			n, err := strconv.ParseInt(h.value, 10, 64)
 			if err != nil || n < 0 || h.value[0] == '+' {
@@ -329,7 +336,10 @@ func (r *request) finishHeaders() error {
 			tes++
 			te = h.value
 		case "connection":
-			v := strings.ToLower(h.value)
+			v := h.value
+			if !isLowerASCII(v) {
+				v = strings.ToLower(v)
+			}
 			if strings.Contains(v, "close") {
 				r.keepAlive = false
 			} else if strings.Contains(v, "keep-alive") {

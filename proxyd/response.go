@@ -160,13 +160,7 @@ func (x *exchange) writeHead(h *respHead) *bodyWriter {
 		put(hd.name, ": ", hd.value, "\r\n")
 	}
 	put("\r\n")
-	x.respHeader = append(x.respHeader[:0], h.headers...)
-	if h.contentType != "" {
-		x.respHeader = append(x.respHeader, header{"Content-Type", h.contentType})
-	}
-	if h.contentLength >= 0 {
-		x.respHeader = append(x.respHeader, header{"Content-Length", strconv.FormatInt(h.contentLength, 10)})
-	}
+	x.sent = h
 	bw.none = headerOnly
 	bw.chunked = chunked
 	return bw

@@ -158,9 +158,10 @@ func readOneHead(br *bufio.Reader, method string) (*upResponse, error) {
 	}
 	res.minor = int(line[7] - '0')
 	res.status = code
-	res.statusLine = strings.TrimRight(string(line[9:]), " ")
-	if len(res.statusLine) == 3 {
-		res.statusLine = statusLine(code)
+	if std := statusLine(code); string(line[9:]) == std {
+		res.statusLine = std // (no copy for the usual line)
+	} else if res.statusLine = strings.TrimRight(string(line[9:]), " "); len(res.statusLine) == 3 {
+		res.statusLine = std
 	}
 	res.connClose = res.minor == 0
 	for {
@@ -181,8 +182,10 @@ func readOneHead(br *bufio.Reader, method string) (*upResponse, error) {
 		if colon <= 0 {
 			return nil, errInvalidHeader
 		}
-		name := string(l[:colon])
-		value := string(bytes.Trim(l[colon+1:], " \t"))
+		// one string for the line; name and value are slices of it
+		line := string(l)
+		name := line[:colon]
+		value := strings.Trim(line[colon+1:], " \t")
 		res.headers = append(res.headers, header{name, value})
 		switch {
 		case len(name) == 14 && strings.EqualFold(name, "content-length"):

@@ -13,6 +13,7 @@ import (
 // by the pool's mutex.
 type peer struct {
 	addr        netip.AddrPort
+	name        string // addr as text, for $upstream_addr and logs
 	server      string // the server line's name, for consistent hashing
 	weight      int
 	maxFails    int
@@ -86,7 +87,7 @@ func newPool(u *config.Upstream) *pool {
 		for _, a := range s.Addrs {
 			p.zoned = p.zoned || a.Addr().Zone() != ""
 			pe := &peer{
-				addr: a, server: s.Name, weight: s.Weight, maxFails: s.MaxFails,
+				addr: a, name: a.String(), server: s.Name, weight: s.Weight, maxFails: s.MaxFails,
 				failTimeout: s.FailTimeout, down: s.Down, effectiveWeight: s.Weight,
 			}
 			if s.Backup {

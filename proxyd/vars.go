@@ -18,7 +18,7 @@ func (x *exchange) variable(name string) (string, bool) {
 	r := x.req
 	switch name {
 	case "remote_addr":
-		return x.c.remote.Addr().String(), true
+		return x.c.remoteAddr(), true
 	case "binary_remote_addr":
 		b := x.c.remote.Addr().AsSlice()
 		return string(b), true
@@ -63,15 +63,15 @@ func (x *exchange) variable(name string) (string, bool) {
 	case "request_time":
 		return msecs(time.Since(x.start)), true
 	case "upstream_addr":
-		return joinUp(x.upAddrs)
+		return joinUp(x.upAddrs, func(s string) string { return s })
 	case "upstream_status":
-		return joinUp(x.upStatuses)
+		return joinUp(x.upStatuses, pad3)
 	case "upstream_response_time":
-		return joinUp(x.upTimes)
+		return joinUp(x.upTimes, msecs)
 	case "upstream_connect_time":
-		return joinUp(x.upConnect)
+		return joinUp(x.upConnect, msecs)
 	case "upstream_header_time":
-		return joinUp(x.upHeader)
+		return joinUp(x.upHeader, msecs)
 	case "proxy_host":
 		if x.pp == nil {
 			return "", false
@@ -131,7 +131,7 @@ func (x *exchange) variable(name string) (string, bool) {
 		return strings.Join(v, "; "), v != nil
 	case "proxy_add_x_forwarded_for":
 		v := r.headerValues("X-Forwarded-For")
-		addr := x.c.remote.Addr().String()
+		addr := x.c.remoteAddr()
 		if v == nil {
 			return addr, true
 		}
@@ -141,13 +141,7 @@ func (x *exchange) variable(name string) (string, bool) {
 	case strings.HasPrefix(name, "http_"):
 		return r.header(varHeaderName(name[5:]))
 	case strings.HasPrefix(name, "sent_http_"):
-		want := varHeaderName(name[10:])
-		for _, h := range x.respHeader {
-			if strings.EqualFold(h.name, want) {
-				return h.value, true
-			}
-		}
-		return "", false
+		return x.sentHeader(varHeaderName(name[10:]))
 	case strings.HasPrefix(name, "upstream_http_"):
 		want := varHeaderName(name[14:])
 		for _, h := range x.upHeaders {
@@ -195,14 +189,35 @@ func argValue(args, name string) (string, bool) {
 	return "", false
 }
 
-func joinUp(v []string) (string, bool) {
-	if len(v) == 0 {
+// joinUp renders an $upstream_* list as nginx does.
+func joinUp[T any](v []T, format func(T) string) (string, bool) {
+	switch len(v) {
+	case 0:
 		return "", false
+	case 1:
+		return format(v[0]), true
 	}
-	return strings.Join(v, ", "), true
+	parts := make([]string, len(v))
+	for i, e := range v {
+		parts[i] = format(e)
+	}
+	return strings.Join(parts, ", "), true
 }
 
+// threeDigits holds "000" to "999", so that status codes and milliseconds
+// are rendered without allocating.
+var threeDigits = func() (t [1000]string) {
+	for i := range t {
+		t[i] = string([]byte{'0' + byte(i/100), '0' + byte(i/10%10), '0' + byte(i%10)})
+	}
+	return t
+}()
+
+// pad3 renders n with at least three digits.
 func pad3(n int) string {
+	if n >= 0 && n < len(threeDigits) {
+		return threeDigits[n]
+	}
 	s := strconv.Itoa(n)
 	for len(s) < 3 {
 		s = "0" + s
@@ -212,11 +227,12 @@ func pad3(n int) string {
 
 // msecs formats a duration as nginx does: seconds with milliseconds.
 func msecs(d time.Duration) string {
-	ms := d.Milliseconds()
-	if ms < 0 {
-		ms = 0
-	}
-	return strconv.FormatInt(ms/1000, 10) + "." + pad3(int(ms%1000))
+	ms := max(d.Milliseconds(), 0)
+	var b [24]byte
+	out := strconv.AppendInt(b[:0], ms/1000, 10)
+	out = append(out, '.')
+	out = append(out, threeDigits[ms%1000]...)
+	return string(out)
 }
 
 // expand evaluates a template; not-found variables expand to "".
@@ -271,4 +287,25 @@ func requestID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// sentHeader is a header of the response head sent: its own headers, then
+// Content-Type and Content-Length.
+func (x *exchange) sentHeader(name string) (string, bool) {
+	h := x.sent
+	if h == nil {
+		return "", false
+	}
+	for _, hd := range h.headers {
+		if strings.EqualFold(hd.name, name) {
+			return hd.value, true
+		}
+	}
+	switch {
+	case h.contentType != "" && strings.EqualFold(name, "Content-Type"):
+		return h.contentType, true
+	case h.contentLength >= 0 && strings.EqualFold(name, "Content-Length"):
+		return strconv.FormatInt(h.contentLength, 10), true
+	}
+	return "", false
 }
