@@ -18,9 +18,9 @@ type exchange struct {
 	start  time.Time
 	status int
 
-	bodySent   int64 // response body bytes written
-	bytesSent  int64 // response bytes written, headers included
-	reqLength  int64 // request bytes read, headers and body
+	bodySent  int64 // response body bytes written
+	bytesSent int64 // response bytes written, headers included
+	reqLength int64 // request bytes read, headers and body
 	// the $upstream_* lists, one entry per try (backed by tryBuf for
 	// the first two tries)
 	upAddrs    []string
@@ -33,10 +33,10 @@ type exchange struct {
 		statuses            [2]int
 		times, connect, hdr [2]time.Duration
 	}
-	sent       *respHead // the response head sent, for $sent_http_
-	upHeaders  []header // last upstream response headers
-	upPeer     string   // the current try's peer and URI, for the error log
-	upURI      string
+	sent      *respHead // the response head sent, for $sent_http_
+	upHeaders []header  // last upstream response headers
+	upPeer    string    // the current try's peer and URI, for the error log
+	upURI     string
 
 	keepAlive        bool             // keep the client connection after this response
 	keepaliveTimeout time.Duration    // keepalive_timeout of the chosen location
