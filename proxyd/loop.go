@@ -107,6 +107,7 @@ func (el *eventLoop) accept(a netip.AddrPort, l net.Listener) error {
 	if err != nil {
 		return err
 	}
+	err = errors.New("event loop ended")
 	el.do(func() {
 		events := uint32(evloop.LevelRead)
 		if el.exclusive {
@@ -117,11 +118,8 @@ func (el *eventLoop) accept(a netip.AddrPort, l net.Listener) error {
 			el.acceptors[a] = fd
 		}
 	})
-	if err != nil || el.acceptors[a] != fd {
+	if err != nil {
 		unix.Close(fd)
-		if err == nil {
-			err = errors.New("event loop ended")
-		}
 	}
 	return err
 }
@@ -314,7 +312,9 @@ func prefixed(data []byte, nc net.Conn) io.Reader {
 // handOff moves the client connection to a goroutine of the goroutine
 // path, which writes the pending output first, then runs then (if set:
 // the rest of an exchange) and serves the connection's next requests.
-func (lc *loopConn) handOff(then func(ctx context.Context) bool) {
+// When the connection cannot go (the server closing), it closes and drop
+// (if set) releases what then would have used.
+func (lc *loopConn) handOff(then func(ctx context.Context) bool, drop func()) {
 	el, c := lc.el, lc.c
 	if then == nil {
 		el.stats.handedOff++
@@ -327,11 +327,17 @@ func (lc *loopConn) handOff(then func(ctx context.Context) bool) {
 	prefix := bytes.Clone(lc.In.Data())
 	pending := lc.Out.Pending
 	lc.detach(true)
+	fail := func() {
+		if drop != nil {
+			drop()
+		}
+		c.rt.connDone()
+		el.s.connsWG.Done()
+	}
 	nc, err := fileConn(lc.FD, "client")
 	if err != nil {
 		el.s.log.Error("cannot hand a connection over", "client", c.remote, "err", err)
-		c.rt.connDone()
-		el.s.connsWG.Done()
+		fail()
 		return
 	}
 	c.nc = nc
@@ -339,6 +345,12 @@ func (lc *loopConn) handOff(then func(ctx context.Context) bool) {
 	c.in.pending = prefix
 	c.dw = deadlineWriter{c: nc, timeout: sendTimeout}
 	el.s.mu.Lock()
+	if el.s.closing {
+		el.s.mu.Unlock()
+		_ = nc.Close()
+		fail()
+		return
+	}
 	el.s.conns[c] = struct{}{}
 	el.s.mu.Unlock()
 	go el.s.serveConn(c, func(ctx context.Context) bool {

@@ -211,7 +211,7 @@ func (lc *loopConn) readHead() {
 				continue
 			case !errors.Is(err, evloop.ErrIncomplete) || lc.In.Full():
 				// the goroutine path answers what the loop cannot parse
-				lc.handOff(nil)
+				lc.handOff(nil, nil)
 				return
 			}
 		}
@@ -225,7 +225,7 @@ func (lc *loopConn) readHead() {
 		if err != nil || n == 0 {
 			if len(lc.In.Data()) > 0 {
 				// a head cut short: the goroutine path answers it
-				lc.handOff(nil)
+				lc.handOff(nil, nil)
 				return
 			}
 			lc.close()
@@ -253,7 +253,7 @@ func (lc *loopConn) startExchange(req *request, n int) bool {
 	loc := c.rt.loopLocation(x)
 	if loc == nil {
 		c.requests--
-		lc.handOff(nil)
+		lc.handOff(nil, nil)
 		return false
 	}
 	lc.In.Consume(n)
@@ -539,7 +539,7 @@ func (lc *loopConn) timeout() {
 	case stHead:
 		if len(lc.In.Data()) > 0 {
 			// the goroutine path answers a head that is late
-			lc.handOff(nil)
+			lc.handOff(nil, nil)
 			return
 		}
 		lc.close()
@@ -578,6 +578,12 @@ func (lc *loopConn) handOffResponse(res *upResponse) {
 	}
 	up.In.Release()
 	lc.x, lc.pr = nil, nil
+	drop := func() {
+		if unc != nil {
+			_ = unc.Close()
+		}
+		pr.sel.free(pe, false, time.Now())
+	}
 	lc.handOff(func(context.Context) bool {
 		if err != nil {
 			pr.sel.free(pe, false, time.Now())
@@ -589,5 +595,5 @@ func (lc *loopConn) handOffResponse(res *upResponse) {
 		rt.relay(x, u, res, pr.pl, pe, pr.sel, pr.s)
 		rt.finishExchange(x)
 		return lc.c.afterExchange(x)
-	})
+	}, drop)
 }

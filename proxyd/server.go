@@ -33,6 +33,7 @@ type Server struct {
 	acceptWG  sync.WaitGroup
 	nextID    atomic.Uint64
 	stopping  bool
+	closing   bool // Close: connections handed over by a loop close too
 
 	errFiles logFiles
 	// loops serve connections, one per worker process; none: goroutines
@@ -41,13 +42,14 @@ type Server struct {
 
 // Workers is how many event loops serve connections for a
 // worker_processes setting, as nginx runs that many worker processes:
-// the number, or one per usable CPU for "auto". A reload keeps the count
+// the number, or for "auto" one per CPU the runtime may use (GOMAXPROCS,
+// which cmd/proxyd sets from the same setting). A reload keeps the count
 // the server started with.
 func Workers(setting string) int {
 	if n, err := strconv.Atoi(setting); err == nil && n > 0 {
 		return n
 	}
-	return goruntime.NumCPU()
+	return goruntime.GOMAXPROCS(0)
 }
 
 // New loads cfg and binds its listen addresses. Call Serve to accept.
@@ -327,6 +329,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() {
 	s.stopListening()
 	s.mu.Lock()
+	s.closing = true
 	for c := range s.conns {
 		_ = c.nc.Close()
 	}
@@ -346,9 +349,8 @@ func (s *Server) Close() {
 // stopLoops ends the event loops once their connections are gone.
 func (s *Server) stopLoops() {
 	for _, el := range s.loops {
-		el.stop()
+		el.stop() // (again after a graceful stop: returns at once)
 	}
-	s.loops = nil
 }
 
 func (s *Server) stopListening() {
