@@ -92,3 +92,57 @@ func Write(fd int, p []byte) (int, error) {
 	}
 	return int(n), nil
 }
+
+// ListenReusePort opens a non-blocking listening socket on addr with
+// SO_REUSEPORT, joining the group of sockets bound there with it: the
+// kernel deals each new connection to one of them by its addresses, so
+// that several loops, each accepting on a socket of its own, share the
+// connections evenly. An IPv6 address listens to IPv6 only.
+func ListenReusePort(addr netip.AddrPort) (int, error) {
+	family := unix.AF_INET6
+	if addr.Addr().Is4() {
+		family = unix.AF_INET
+	}
+	fd, err := rawSocket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	fail := func(call string, err error) (int, error) {
+		rawClose(fd)
+		return -1, os.NewSyscallError(call, err)
+	}
+	for _, opt := range []int{unix.SO_REUSEADDR, unix.SO_REUSEPORT} {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt, 1); err != nil {
+			return fail("setsockopt", err)
+		}
+	}
+	var sa unix.Sockaddr
+	if family == unix.AF_INET {
+		sa = &unix.SockaddrInet4{Port: int(addr.Port()), Addr: addr.Addr().As4()}
+	} else {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1); err != nil {
+			return fail("setsockopt", err)
+		}
+		sa = &unix.SockaddrInet6{Port: int(addr.Port()), Addr: addr.Addr().As16()}
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		return fail("bind", err)
+	}
+	if err := unix.Listen(fd, unix.SOMAXCONN); err != nil {
+		return fail("listen", err)
+	}
+	return fd, nil
+}
+
+// ReusePort sets SO_REUSEPORT on a socket about to be bound, for
+// net.ListenConfig.Control: the first socket of a ListenReusePort group.
+func ReusePort(_, _ string, c syscall.RawConn) error {
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}
