@@ -37,6 +37,7 @@ type eventLoop struct {
 
 	clients   map[*loopConn]struct{}
 	acceptors map[netip.AddrPort]int // listening descriptors by address
+	exclusive bool                   // other loops watch the same listeners
 	done      chan struct{}
 	stats     loopStats
 }
@@ -65,13 +66,13 @@ func (s *Server) loopStats() (sum loopStats) {
 // next request).
 const maxPending = 64 << 10
 
-func newEventLoop(s *Server) (*eventLoop, error) {
+func newEventLoop(s *Server, exclusive bool) (*eventLoop, error) {
 	lp, err := evloop.New()
 	if err != nil {
 		return nil, err
 	}
 	el := &eventLoop{
-		s: s, lp: lp,
+		s: s, lp: lp, exclusive: exclusive,
 		clients:   map[*loopConn]struct{}{},
 		acceptors: map[netip.AddrPort]int{},
 		done:      make(chan struct{}),
@@ -99,26 +100,21 @@ func (el *eventLoop) do(f func()) {
 	}
 }
 
-// accept makes the loop accept connections to a, on l's socket or, for
-// the loops after the first (own), on a socket of their own in l's
-// SO_REUSEPORT group: the kernel deals connections among the loops by
-// their addresses, evenly, where a shared socket lets the busiest loop
-// take most (it looks again first). nginx does so with "listen ...
-// reuseport". It reports why it could not.
-func (el *eventLoop) accept(a netip.AddrPort, l net.Listener, own bool) error {
-	var fd int
-	var err error
-	if own {
-		fd, err = evloop.ListenReusePort(addrPortOf(l.Addr()))
-	} else {
-		fd, err = evloop.ListenerFD(l)
-	}
+// accept makes the loop accept on l, bound to a. It reports whether it
+// could (else goroutines accept on it).
+func (el *eventLoop) accept(a netip.AddrPort, l net.Listener) error {
+	fd, err := evloop.ListenerFD(l)
 	if err != nil {
 		return err
 	}
 	err = errors.New("event loop ended")
 	el.do(func() {
-		if err = el.lp.Add(fd, evloop.LevelRead, acceptor{el, fd}); err == nil {
+		events := uint32(evloop.LevelRead)
+		if el.exclusive {
+			// one loop woken per connection, as nginx's EPOLLEXCLUSIVE
+			events |= unix.EPOLLEXCLUSIVE
+		}
+		if err = el.lp.Add(fd, events, acceptor{el, fd}); err == nil {
 			el.acceptors[a] = fd
 		}
 	})
@@ -175,8 +171,13 @@ type acceptor struct {
 
 func (a acceptor) Ready(uint32) {
 	// a few at a time, so that a burst of connections does not starve
-	// the ones being served
-	for range 16 {
+	// the ones being served; one when several loops share the listener,
+	// as nginx without multi_accept, so that they share the connections
+	n := 16
+	if a.el.exclusive {
+		n = 1
+	}
+	for range n {
 		fd, remote, local, err := evloop.Accept(a.fd)
 		if err != nil {
 			if err != unix.EAGAIN && err != unix.EINTR && err != unix.ECONNABORTED {

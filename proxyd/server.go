@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"halab/internal/evloop"
 	"halab/proxyd/config"
 )
 
@@ -65,9 +64,17 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 		cancel()
 		return nil, err
 	}
+	added, err := s.bind(rt.listenAddrs())
+	if err != nil {
+		rt.close()
+		cancel()
+		return nil, err
+	}
+	s.rt.Store(rt)
 	if os.Getenv("PROXYD_EVENT_LOOP") != "0" {
-		for range Workers(cfg.WorkerProcesses) {
-			el, err := newEventLoop(s)
+		n := Workers(cfg.WorkerProcesses)
+		for range n {
+			el, err := newEventLoop(s, n > 1)
 			if err != nil {
 				log.Warn("no event loop, goroutines serve", "err", err)
 				break
@@ -75,14 +82,6 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 			s.loops = append(s.loops, el)
 		}
 	}
-	added, err := s.bind(rt.listenAddrs())
-	if err != nil {
-		s.stopLoops()
-		rt.close()
-		cancel()
-		return nil, err
-	}
-	s.rt.Store(rt)
 	for _, a := range added {
 		s.startAccept(a)
 	}
@@ -125,10 +124,6 @@ func (s *Server) bind(addrs []netip.AddrPort) ([]netip.AddrPort, error) {
 		// accepted connections get no TCP keep-alive probes, as in nginx
 		// without so_keepalive
 		lc := net.ListenConfig{KeepAlive: -1}
-		if len(s.loops) > 1 {
-			// each further loop binds a socket of its own beside it
-			lc.Control = evloop.ReusePort
-		}
 		// "tcp6" makes [::] listeners IPv6-only, as nginx's ipv6only=on
 		// default, so that "listen 80" and "listen [::]:80" coexist
 		network := "tcp4"
@@ -155,8 +150,8 @@ func (s *Server) startAccept(a netip.AddrPort) {
 	s.mu.Unlock()
 	if len(s.loops) > 0 {
 		taken := false
-		for i, el := range s.loops {
-			if err := el.accept(a, l, i > 0); err != nil {
+		for _, el := range s.loops {
+			if err := el.accept(a, l); err != nil {
 				s.log.Warn("cannot accept on an event loop", "listen", a, "err", err)
 				continue
 			}
