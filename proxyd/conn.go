@@ -17,7 +17,7 @@ import (
 type clientConn struct {
 	id     uint64
 	nc     net.Conn
-	in     pendingReader // what br reads from
+	in     *pendingReader // what br reads from (goroutine path only)
 	dw     deadlineWriter
 	br     *bufio.Reader
 	bw     *bufio.Writer
@@ -154,7 +154,7 @@ func (c *clientConn) awaitRequest() error {
 		return err
 	}
 	c.in.pending = c.in.buf[:n]
-	c.br = getReader(&cReaderPool, &c.in)
+	c.br = getReader(&cReaderPool, c.in)
 	c.bw = getWriter(&c.dw)
 	return nil
 }

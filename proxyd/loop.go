@@ -341,8 +341,7 @@ func (lc *loopConn) handOff(then func(ctx context.Context) bool, drop func()) {
 		return
 	}
 	c.nc = nc
-	c.in.nc = nc
-	c.in.pending = prefix
+	c.in = &pendingReader{nc: nc, pending: prefix}
 	c.dw = deadlineWriter{c: nc, timeout: sendTimeout}
 	el.s.mu.Lock()
 	if el.s.closing {
@@ -359,7 +358,7 @@ func (lc *loopConn) handOff(then func(ctx context.Context) bool, drop func()) {
 				return false
 			}
 		}
-		c.br = getReader(&cReaderPool, &c.in)
+		c.br = getReader(&cReaderPool, c.in)
 		c.bw = getWriter(&c.dw)
 		if len(prefix) > 0 {
 			// buffered, so that the next request is read from them

@@ -192,7 +192,7 @@ func (s *Server) acceptLoop(l net.Listener) {
 			rt:        s.rt.Load(),
 			keepalive: clientHeaderTimeout,
 		}
-		c.in.nc = nc
+		c.in = &pendingReader{nc: nc}
 		s.mu.Lock()
 		if s.stopping {
 			s.mu.Unlock()

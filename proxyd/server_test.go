@@ -321,8 +321,7 @@ func TestAwaitRequestReleasesBuffers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			server, client := net.Pipe()
 			t.Cleanup(func() { server.Close(); client.Close() })
-			c := &clientConn{nc: server, dw: deadlineWriter{c: server}}
-			c.in.nc = server
+			c := &clientConn{nc: server, dw: deadlineWriter{c: server}, in: &pendingReader{nc: server}}
 			for i, uri := range tc.uris {
 				if tc.sends[i] != "" {
 					go func(s string) { _, _ = io.WriteString(client, s) }(tc.sends[i])
