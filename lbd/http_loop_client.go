@@ -191,14 +191,10 @@ func (lc *loopClient) readHead() {
 				return
 			}
 		}
-		if !lc.Readable {
+		switch st, _ := lc.ReadMore(); st {
+		case evloop.ReadWait:
 			return
-		}
-		n, err := lc.Fill()
-		if err == unix.EAGAIN {
-			return
-		}
-		if err != nil || n == 0 {
+		case evloop.ReadEnd:
 			if len(lc.In.Data()) > 0 {
 				// a head cut short: the goroutine path answers it
 				lc.handOff()
@@ -553,14 +549,10 @@ func (lc *loopClient) readResponse() {
 				return
 			}
 		}
-		if !sc.Readable {
+		switch st, err := sc.ReadMore(); st {
+		case evloop.ReadWait:
 			return
-		}
-		n, err := sc.Fill()
-		if err == unix.EAGAIN {
-			return
-		}
-		if err != nil || n == 0 {
+		case evloop.ReadEnd:
 			if err == nil {
 				err = errors.New("server closed the connection")
 			}
@@ -623,16 +615,12 @@ func (lc *loopClient) relay() {
 			}
 			continue
 		}
-		if !sc.Readable {
+		switch st, err := sc.ReadMore(); st {
+		case evloop.ReadWait:
 			lc.bw.Flush()
 			lc.serverTimer()
 			return
-		}
-		n, err := sc.Fill()
-		if err == unix.EAGAIN {
-			continue
-		}
-		if err != nil || n == 0 {
+		case evloop.ReadEnd:
 			if resp.toClose && err == nil {
 				lc.serverKeep = false
 				lc.bodyDone()

@@ -215,14 +215,10 @@ func (lc *loopConn) readHead() {
 				return
 			}
 		}
-		if !lc.Readable {
+		switch st, _ := lc.ReadMore(); st {
+		case evloop.ReadWait:
 			return
-		}
-		n, err := lc.Fill()
-		if err == unix.EAGAIN {
-			return
-		}
-		if err != nil || n == 0 {
+		case evloop.ReadEnd:
 			if len(lc.In.Data()) > 0 {
 				// a head cut short: the goroutine path answers it
 				lc.handOff(nil, nil)
@@ -374,14 +370,10 @@ func (lc *loopConn) readResponse() {
 				return
 			}
 		}
-		if !up.Readable {
+		switch st, err := up.ReadMore(); st {
+		case evloop.ReadWait:
 			return
-		}
-		n, err := up.Fill()
-		if err == unix.EAGAIN {
-			return
-		}
-		if err != nil || n == 0 {
+		case evloop.ReadEnd:
 			if err == nil {
 				err = errUpstreamClosed
 			}
@@ -463,16 +455,12 @@ func (lc *loopConn) relay() {
 			}
 			continue
 		}
-		if !up.Readable {
+		switch st, err := up.ReadMore(); st {
+		case evloop.ReadWait:
 			_ = lc.bw.Flush()
 			lc.timer.Reset(lc.pr.s.ReadTimeout)
 			return
-		}
-		n, err := up.Fill()
-		if err == unix.EAGAIN {
-			continue
-		}
-		if err != nil || n == 0 {
+		case evloop.ReadEnd:
 			if err == nil {
 				err = errUpstreamClosed
 			}

@@ -118,6 +118,32 @@ func (p *Peer) Fill() (int, error) {
 	return n, err
 }
 
+// ReadState is what ReadMore found.
+type ReadState uint8
+
+const (
+	ReadWait ReadState = iota // nothing to read now: an event will tell
+	ReadGot                   // bytes arrived in In
+	ReadEnd                   // the stream ended (error nil) or failed
+)
+
+// ReadMore reads what the socket has if it may have something.
+func (p *Peer) ReadMore() (ReadState, error) {
+	if !p.Readable {
+		return ReadWait, nil
+	}
+	n, err := p.Fill()
+	switch {
+	case err == unix.EAGAIN:
+		return ReadWait, nil
+	case err != nil:
+		return ReadEnd, err
+	case n == 0:
+		return ReadEnd, nil
+	}
+	return ReadGot, nil
+}
+
 // FDWriter writes to a non-blocking descriptor, keeping what the kernel
 // does not take yet for Flush. After an error it writes nothing more.
 type FDWriter struct {
