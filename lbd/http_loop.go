@@ -36,7 +36,6 @@ type httpLoop struct {
 	acceptors []*acceptor
 	// idle keeps server connections between requests, per server
 	idle map[*Server][]*loopServer
-	done chan struct{}
 }
 
 // maxPending bounds the output a connection buffers before the loop stops
@@ -52,11 +51,9 @@ func newHTTPLoop(in *Instance) (*httpLoop, error) {
 		in: in, lp: lp,
 		clients: map[*loopClient]struct{}{},
 		idle:    map[*Server][]*loopServer{},
-		done:    make(chan struct{}),
 	}
 	hl.parser = bufio.NewReaderSize(&hl.src, 16<<10)
 	go func() {
-		defer close(hl.done)
 		if err := lp.Run(); err != nil {
 			in.Log.Error("event loop stopped", "err", err)
 		}
@@ -96,7 +93,7 @@ func (fe *Frontend) loopEligible() bool {
 // startAccepting makes the loop accept on the listeners of fes. It
 // returns those it could not take (the goroutine path accepts on them).
 func (hl *httpLoop) startAccepting(fes []*Frontend) (left map[net.Listener]*Frontend) {
-	hl.do(func() {
+	hl.lp.Do(func() {
 		for _, fe := range fes {
 			for _, l := range fe.listeners {
 				fd, err := evloop.ListenerFD(l)
@@ -122,25 +119,12 @@ func (hl *httpLoop) startAccepting(fes []*Frontend) (left map[net.Listener]*Fron
 // stopAccepting removes the listeners from the loop (the sockets stay
 // open, owned by their net.Listener).
 func (hl *httpLoop) stopAccepting() {
-	hl.do(func() {
+	hl.lp.Do(func() {
 		for _, a := range hl.acceptors {
 			hl.lp.Close(a.fd)
 		}
 		hl.acceptors = nil
 	})
-}
-
-// do runs f on the loop and waits for it, unless the loop has ended.
-func (hl *httpLoop) do(f func()) {
-	ran := make(chan struct{})
-	hl.lp.Post(func() {
-		defer close(ran)
-		f()
-	})
-	select {
-	case <-ran:
-	case <-hl.done:
-	}
 }
 
 // stop closes the idle server connections and ends the loop; the
@@ -161,7 +145,7 @@ func (hl *httpLoop) stop() {
 		hl.idle = nil
 		hl.lp.Stop()
 	})
-	<-hl.done
+	<-hl.lp.Done()
 }
 
 // acceptor takes new connections from one listening socket.

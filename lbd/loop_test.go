@@ -208,7 +208,7 @@ func TestLoopKeptConnectionClosed(t *testing.T) {
 	}
 	request()
 	kept := func() (n int) {
-		in.loop.do(func() {
+		in.loop.lp.Do(func() {
 			for lc := range in.loop.clients {
 				if lc.sc != nil {
 					n++

@@ -374,7 +374,7 @@ func TestTCPKeepAlive(t *testing.T) {
 			var cli, srv []int
 			require.Eventually(t, func() bool {
 				cli, srv = nil, nil
-				in.loop.do(func() {
+				in.loop.lp.Do(func() {
 					for lc := range in.loop.clients {
 						cli = append(cli, lc.FD)
 					}

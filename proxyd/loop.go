@@ -38,7 +38,6 @@ type eventLoop struct {
 	clients   map[*loopConn]struct{}
 	acceptors map[netip.AddrPort]int // listening descriptors by address
 	exclusive bool                   // other loops watch the same listeners
-	done      chan struct{}
 	stats     loopStats
 }
 
@@ -52,7 +51,7 @@ type loopStats struct {
 // loopStats sums the loops' counts.
 func (s *Server) loopStats() (sum loopStats) {
 	for _, el := range s.loops {
-		el.do(func() {
+		el.lp.Do(func() {
 			sum.served += el.stats.served
 			sum.handedOff += el.stats.handedOff
 			sum.responsesHandedOff += el.stats.responsesHandedOff
@@ -75,29 +74,14 @@ func newEventLoop(s *Server, exclusive bool) (*eventLoop, error) {
 		s: s, lp: lp, exclusive: exclusive,
 		clients:   map[*loopConn]struct{}{},
 		acceptors: map[netip.AddrPort]int{},
-		done:      make(chan struct{}),
 	}
 	el.parser = bufio.NewReaderSize(&el.src, evloop.BufSize)
 	go func() {
-		defer close(el.done)
 		if err := lp.Run(); err != nil {
 			s.log.Error("event loop stopped", "err", err)
 		}
 	}()
 	return el, nil
-}
-
-// do runs f on the loop and waits for it, unless the loop has ended.
-func (el *eventLoop) do(f func()) {
-	ran := make(chan struct{})
-	el.lp.Post(func() {
-		defer close(ran)
-		f()
-	})
-	select {
-	case <-ran:
-	case <-el.done:
-	}
 }
 
 // accept makes the loop accept on l, bound to a. It reports whether it
@@ -108,7 +92,7 @@ func (el *eventLoop) accept(a netip.AddrPort, l net.Listener) error {
 		return err
 	}
 	err = errors.New("event loop ended")
-	el.do(func() {
+	el.lp.Do(func() {
 		events := uint32(evloop.LevelRead)
 		if el.exclusive {
 			// one loop woken per connection, as nginx's EPOLLEXCLUSIVE
@@ -126,7 +110,7 @@ func (el *eventLoop) accept(a netip.AddrPort, l net.Listener) error {
 
 // stopAccepting stops accepting on a (all addresses when a is invalid).
 func (el *eventLoop) stopAccepting(a netip.AddrPort) {
-	el.do(func() {
+	el.lp.Do(func() {
 		for addr, fd := range el.acceptors {
 			if !a.IsValid() || addr == a {
 				el.lp.Close(fd)
@@ -139,7 +123,7 @@ func (el *eventLoop) stopAccepting(a netip.AddrPort) {
 // closeIdle closes the connections waiting for a request under rt (all
 // of them when rt is nil, with the busy ones: a stop).
 func (el *eventLoop) closeIdle(rt *runtime) {
-	el.do(func() {
+	el.lp.Do(func() {
 		for lc := range el.clients {
 			if rt == nil || (lc.c.rt == rt && lc.idle()) {
 				lc.close()
@@ -160,7 +144,7 @@ func (el *eventLoop) stop() {
 		}
 		el.lp.Stop()
 	})
-	<-el.done
+	<-el.lp.Done()
 }
 
 // acceptor takes new connections from one listening socket.

@@ -963,7 +963,7 @@ func TestLoopHandsOff(t *testing.T) {
 func ltPendingMax(p *ltProxy) int {
 	most := 0
 	for _, el := range p.srv.loops {
-		el.do(func() {
+		el.lp.Do(func() {
 			for lc := range el.clients {
 				most = max(most, len(lc.Out.Pending))
 			}

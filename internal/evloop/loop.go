@@ -55,6 +55,7 @@ type Loop struct {
 	posted []func()
 	woken  bool // a wake-up is on its way
 	ended  bool // Run returned: its descriptors are closed
+	done   chan struct{}
 }
 
 // New opens a loop.
@@ -68,7 +69,7 @@ func New() (*Loop, error) {
 		unix.Close(epfd)
 		return nil, fmt.Errorf("eventfd: %w", err)
 	}
-	l := &Loop{epfd: epfd, wakefd: wakefd, events: make([]unix.EpollEvent, 256), now: time.Now()}
+	l := &Loop{epfd: epfd, wakefd: wakefd, events: make([]unix.EpollEvent, 256), now: time.Now(), done: make(chan struct{})}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wakefd)}
 	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
 		unix.Close(epfd)
@@ -128,6 +129,23 @@ func (l *Loop) Post(f func()) {
 	}
 }
 
+// Do runs f on the loop's goroutine and waits for it, unless Run has
+// returned (then f does not run). Run must have been started.
+func (l *Loop) Do(f func()) {
+	ran := make(chan struct{})
+	l.Post(func() {
+		defer close(ran)
+		f()
+	})
+	select {
+	case <-ran:
+	case <-l.done:
+	}
+}
+
+// Done is closed once Run has returned.
+func (l *Loop) Done() <-chan struct{} { return l.done }
+
 // Stop ends Run once the handler or function running returns. Loop
 // goroutine only (others Post it).
 func (l *Loop) Stop() { l.stopped = true }
@@ -156,6 +174,7 @@ func (l *Loop) Run() error {
 		unix.Close(l.wakefd)
 		l.mu.Unlock()
 		unix.Close(l.epfd)
+		close(l.done)
 	}()
 	for !l.stopped {
 		n, err := l.wait()
