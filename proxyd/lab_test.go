@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"halab/internal/gobuild"
+	"halab/internal/syncbuf"
 	"halab/lab"
 )
 
@@ -155,9 +156,17 @@ func testLabArticleSite(t *testing.T, impl string) {
 	out, err = proxy.Run(ctx, bin, "-t", "-c", conf)
 	require.NoError(t, err, out)
 	require.Contains(t, out, "test is successful")
-	px, err := proxy.Start(ctx, lab.ProcSpec{Name: impl, Args: []string{bin, "-c", conf, "-g", "daemon off;"}})
+	var stderr syncbuf.Buffer
+	px, err := proxy.Start(ctx, lab.ProcSpec{Name: impl, Args: []string{bin, "-c", conf, "-g", "daemon off;"}, Stderr: &stderr})
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = px.Stop(context.Background()) })
+	t.Cleanup(func() {
+		if t.Failed() {
+			// what the daemon said, and its error log, for the reader
+			errLog, _ := proxy.Run(context.Background(), "cat", "/var/log/nginx/error.log")
+			t.Logf("%s stderr:\n%s\nerror.log:\n%s", impl, stderr.String(), errLog)
+		}
+		_ = px.Stop(context.Background())
+	})
 
 	client := l.MustNode("client")
 	get := func(path string) (int, seen, error) {

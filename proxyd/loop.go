@@ -41,9 +41,8 @@ type eventLoop struct {
 	stats     loopStats
 }
 
-// loopStats counts what a loop did with requests (for tests and debug
-// logs): served whole, handed over before the request, or after the
-// response head.
+// loopStats counts what a loop did with requests (for tests): served
+// whole, handed over before the request, or after the response head.
 type loopStats struct {
 	served, handedOff, responsesHandedOff int
 }
