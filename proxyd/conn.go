@@ -29,8 +29,10 @@ type clientConn struct {
 	rt         *runtime // configuration the connection was accepted under
 	// keepalive is how long to wait for the next request
 	keepalive time.Duration
-	idle      atomic.Bool
-	hijacked  bool // buffers still used by a tunnel; not pooled
+	// waiting holds how many requests the connection had served when it
+	// began waiting for the next one, plus one; 0 while busy
+	waiting  atomic.Int64
+	hijacked bool // buffers still used by a tunnel; not pooled
 }
 
 // remoteAddr is $remote_addr, rendered once per connection.
@@ -64,12 +66,12 @@ func (c *clientConn) serve(ctx context.Context) {
 		_ = c.nc.SetReadDeadline(time.Now().Add(wait))
 		// wait idle for the first byte of a request; a reload or a
 		// graceful stop closes idle connections
-		c.idle.Store(true)
-		if c.rt.draining() {
+		c.waiting.Store(int64(c.requests) + 1)
+		if c.rt.closesWaiting(c.requests) {
 			return
 		}
 		err := c.awaitRequest()
-		c.idle.Store(false)
+		c.waiting.Store(0)
 		if err != nil {
 			return
 		}

@@ -124,7 +124,7 @@ func (el *eventLoop) stopAccepting(a netip.AddrPort) {
 func (el *eventLoop) closeIdle(rt *runtime) {
 	el.lp.Do(func() {
 		for lc := range el.clients {
-			if rt == nil || (lc.c.rt == rt && lc.idle()) {
+			if rt == nil || (lc.c.rt == rt && lc.idle() && rt.closesWaiting(lc.c.requests)) {
 				lc.close()
 			}
 		}

@@ -21,6 +21,9 @@ type runtime struct {
 	tpls     templates
 	errLog   *errorLog
 	retiring atomic.Bool
+	// stopping: a graceful stop, not a reload; connections that have
+	// not sent a request yet close too
+	stopping atomic.Bool
 	// conns counts connections accepted under this runtime, plus one held
 	// until the runtime is retired; resources are released at zero.
 	conns atomic.Int64
@@ -91,6 +94,14 @@ func (rt *runtime) vhostsFor(local netip.AddrPort) *vhosts {
 }
 
 func (rt *runtime) draining() bool { return rt.retiring.Load() }
+
+// closesWaiting tells whether a connection waiting for a request closes
+// now: a kept-alive one (served requests) when the runtime drains, a new
+// one only at a stop. After a reload nginx's old workers still serve the
+// first request of a connection they accepted.
+func (rt *runtime) closesWaiting(served int) bool {
+	return rt.draining() && (served > 0 || rt.stopping.Load())
+}
 
 // retire stops the runtime taking new requests on kept-alive connections
 // and releases its resources once connections are done.

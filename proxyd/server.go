@@ -269,18 +269,21 @@ func (s *Server) Reload(cfg *config.Config) error {
 		delete(s.listeners, a)
 		s.mu.Unlock()
 	}
-	s.retire(old)
+	s.retire(old, false)
 	s.log.Info("configuration reloaded", "file", cfg.File)
 	return nil
 }
 
-// retire drains a replaced runtime: idle keep-alive connections close now,
-// busy ones after their current request; resources go when the last ends.
-func (s *Server) retire(rt *runtime) {
+// retire drains a replaced runtime (or the running one at a stop): idle
+// keep-alive connections close now, busy ones after their current
+// request, new ones after their first at a reload and now at a stop;
+// resources go when the last ends.
+func (s *Server) retire(rt *runtime, stop bool) {
+	rt.stopping.Store(stop)
 	rt.retire()
 	s.mu.Lock()
 	for c := range s.conns {
-		if c.rt == rt && c.idle.Load() {
+		if w := c.waiting.Load(); c.rt == rt && w > 0 && rt.closesWaiting(int(w-1)) {
 			_ = c.nc.SetReadDeadline(time.Now())
 		}
 	}
@@ -307,7 +310,7 @@ func (s *Server) ReopenLogs() error {
 // connections are done or ctx ends (then it closes them).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopListening()
-	s.retire(s.rt.Load())
+	s.retire(s.rt.Load(), true)
 	done := make(chan struct{})
 	go func() {
 		s.connsWG.Wait()

@@ -343,3 +343,38 @@ func TestAwaitRequestReleasesBuffers(t *testing.T) {
 		})
 	}
 }
+
+// TestReloadServesNewConnections connects without sending a request yet,
+// reloads, then sends one: as nginx's old workers do, the connection gets
+// its answer under the configuration it was accepted with, then closes. A
+// kept-alive connection waiting at the reload closes at once. On both
+// paths (event loops and goroutines).
+func TestReloadServesNewConnections(t *testing.T) {
+	for _, loops := range []string{"", "0"} {
+		t.Run("PROXYD_EVENT_LOOP="+loops, func(t *testing.T) {
+			t.Setenv("PROXYD_EVENT_LOOP", loops)
+			app := startBackend(t, "app", "127.0.0.1:0")
+			dir := t.TempDir()
+			vars := map[string]string{"DIR": dir, "LISTEN": freePort(t, "127.0.0.1"), "APP": app.addr(),
+				"VERSION": "v1", "ACCESS": filepath.Join(dir, "access.log")}
+			srv, err := New(loadConf(t, dir, vars), slog.New(slog.NewTextHandler(io.Discard, nil)))
+			require.NoError(t, err)
+			t.Cleanup(srv.Close)
+
+			kept := ltDial(t, vars["LISTEN"])
+			r := kept.roundTrip("GET /v HTTP/1.1\r\nHost: x\r\n\r\n")
+			require.Equal(t, 200, r.status)
+			fresh := ltDial(t, vars["LISTEN"])
+			time.Sleep(100 * time.Millisecond) // (accepted before the reload)
+
+			vars["VERSION"] = "v2"
+			require.NoError(t, srv.Reload(loadConf(t, dir, vars)))
+			kept.expectEOF()
+
+			r = fresh.roundTrip("GET /v HTTP/1.1\r\nHost: x\r\n\r\n")
+			assert.Equal(t, 200, r.status)
+			assert.Equal(t, "v1", string(r.body), "the configuration it was accepted with")
+			fresh.expectEOF()
+		})
+	}
+}
