@@ -195,7 +195,7 @@ func (hl *httpLoop) parseRequest(data []byte) (*Request, int, error) {
 	if !evloop.HeadEnds(data) {
 		return nil, 0, evloop.ErrIncomplete
 	}
-	hl.src.B = data
+	hl.src = evloop.SliceReader{B: data}
 	hl.parser.Reset(&hl.src)
 	req, err := ReadRequest(hl.parser)
 	return req, len(data) - len(hl.src.B) - hl.parser.Buffered(), err
@@ -206,7 +206,7 @@ func (hl *httpLoop) parseResponse(data []byte, method string) (*Response, int, e
 	if !evloop.HeadEnds(data) {
 		return nil, 0, evloop.ErrIncomplete
 	}
-	hl.src.B = data
+	hl.src = evloop.SliceReader{B: data}
 	hl.parser.Reset(&hl.src)
 	resp, err := ReadResponse(hl.parser, method)
 	return resp, len(data) - len(hl.src.B) - hl.parser.Buffered(), err
