@@ -43,6 +43,24 @@ func loadConf(t *testing.T, dir string, vars map[string]string) *config.Config {
 	return cfg
 }
 
+// startReloadConf starts proxyd on reloadConf in a directory of its own,
+// in front of one test backend, at version v1, with access as the
+// access_log ("" for access.log in the directory). It returns the server
+// and the template's values (DIR is the directory), to reload with.
+func startReloadConf(t *testing.T, access string) (*Server, map[string]string) {
+	t.Helper()
+	app := startBackend(t, "app", "127.0.0.1:0")
+	dir := t.TempDir()
+	if access == "" {
+		access = filepath.Join(dir, "access.log")
+	}
+	vars := map[string]string{"DIR": dir, "LISTEN": freePort(t, "127.0.0.1"), "APP": app.addr(),
+		"VERSION": "v1", "ACCESS": access}
+	srv, err := New(loadConf(t, dir, vars), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	return srv, vars
+}
+
 func httpGet(c *http.Client, url string) (int, string, error) {
 	res, err := c.Get(url)
 	if err != nil {
@@ -58,12 +76,8 @@ func httpGet(c *http.Client, url string) (int, string, error) {
 // keep-alive connections of the old one are closed, and a configuration
 // that cannot start leaves the running one in place.
 func TestReloadKeepsRequestsInFlight(t *testing.T) {
-	app := startBackend(t, "app", "127.0.0.1:0")
-	dir := t.TempDir()
-	vars := map[string]string{"DIR": dir, "LISTEN": freePort(t, "127.0.0.1"), "APP": app.addr(),
-		"VERSION": "v1", "ACCESS": filepath.Join(dir, "access.log")}
-	srv, err := New(loadConf(t, dir, vars), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	require.NoError(t, err)
+	srv, vars := startReloadConf(t, "")
+	dir := vars["DIR"]
 	defer srv.Close()
 	base := "http://" + vars["LISTEN"]
 	client := &http.Client{Timeout: 5 * time.Second}
@@ -111,12 +125,7 @@ func TestReloadKeepsRequestsInFlight(t *testing.T) {
 }
 
 func TestGracefulShutdownFinishesRequests(t *testing.T) {
-	app := startBackend(t, "app", "127.0.0.1:0")
-	dir := t.TempDir()
-	vars := map[string]string{"DIR": dir, "LISTEN": freePort(t, "127.0.0.1"), "APP": app.addr(),
-		"VERSION": "v1", "ACCESS": "off"}
-	srv, err := New(loadConf(t, dir, vars), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	require.NoError(t, err)
+	srv, vars := startReloadConf(t, "off")
 	slow := make(chan string, 1)
 	go func() {
 		_, b, err := httpGet(&http.Client{Timeout: 5 * time.Second}, "http://"+vars["LISTEN"]+"/x/pause")
@@ -130,20 +139,16 @@ func TestGracefulShutdownFinishesRequests(t *testing.T) {
 	defer cancel()
 	require.NoError(t, srv.Shutdown(ctx))
 	assert.True(t, strings.HasPrefix(<-slow, "app GET /x/pause"))
-	_, _, err = httpGet(&http.Client{Timeout: time.Second}, "http://"+vars["LISTEN"]+"/v")
+	_, _, err := httpGet(&http.Client{Timeout: time.Second}, "http://"+vars["LISTEN"]+"/v")
 	assert.Error(t, err, "listener closed")
 }
 
 func TestReopenLogs(t *testing.T) {
-	app := startBackend(t, "app", "127.0.0.1:0")
-	dir := t.TempDir()
-	access := filepath.Join(dir, "access.log")
-	vars := map[string]string{"DIR": dir, "LISTEN": freePort(t, "127.0.0.1"), "APP": app.addr(), "VERSION": "v1", "ACCESS": access}
-	srv, err := New(loadConf(t, dir, vars), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	require.NoError(t, err)
+	srv, vars := startReloadConf(t, "")
+	access := vars["ACCESS"]
 	defer srv.Close()
 	client := &http.Client{Timeout: 5 * time.Second}
-	_, _, err = httpGet(client, "http://"+vars["LISTEN"]+"/v")
+	_, _, err := httpGet(client, "http://"+vars["LISTEN"]+"/v")
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		cur, _ := os.ReadFile(access)
@@ -353,12 +358,8 @@ func TestReloadServesNewConnections(t *testing.T) {
 	for _, loops := range []string{"", "0"} {
 		t.Run("PROXYD_EVENT_LOOP="+loops, func(t *testing.T) {
 			t.Setenv("PROXYD_EVENT_LOOP", loops)
-			app := startBackend(t, "app", "127.0.0.1:0")
-			dir := t.TempDir()
-			vars := map[string]string{"DIR": dir, "LISTEN": freePort(t, "127.0.0.1"), "APP": app.addr(),
-				"VERSION": "v1", "ACCESS": filepath.Join(dir, "access.log")}
-			srv, err := New(loadConf(t, dir, vars), slog.New(slog.NewTextHandler(io.Discard, nil)))
-			require.NoError(t, err)
+			srv, vars := startReloadConf(t, "")
+			dir := vars["DIR"]
 			t.Cleanup(srv.Close)
 
 			kept := ltDial(t, vars["LISTEN"])
