@@ -40,12 +40,12 @@ type Server struct {
 	loops []*eventLoop
 }
 
-// Workers is how many event loops serve connections for a
+// workerLoops is how many event loops serve connections for a
 // worker_processes setting, as nginx runs that many worker processes:
 // the number, or for "auto" one per CPU the runtime may use (GOMAXPROCS,
 // which cmd/proxyd sets from the same setting). A reload keeps the count
 // the server started with.
-func Workers(setting string) int {
+func workerLoops(setting string) int {
 	if n, err := strconv.Atoi(setting); err == nil && n > 0 {
 		return n
 	}
@@ -72,7 +72,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Server, error) {
 	}
 	s.rt.Store(rt)
 	if os.Getenv("PROXYD_EVENT_LOOP") != "0" {
-		n := Workers(cfg.WorkerProcesses)
+		n := workerLoops(cfg.WorkerProcesses)
 		for range n {
 			el, err := newEventLoop(s, n > 1)
 			if err != nil {
