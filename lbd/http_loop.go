@@ -175,6 +175,7 @@ func (hl *httpLoop) newClient(fe *Frontend, fd int, remote, local netip.AddrPort
 		_ = evloop.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
 	}
 	lc := &loopClient{hl: hl, Peer: evloop.NewPeer(fd), first: true}
+	lc.Out.Batch(hl.lp, lc)
 	lc.c = &clientConn{fe: fe, src: remote, dst: local, loop: lc}
 	lc.c.out = &countWriter{w: &lc.Out}
 	lc.timer = hl.lp.NewTimer(lc.timeout)

@@ -190,6 +190,7 @@ func (el *eventLoop) newConn(fd int, remote, local netip.AddrPort) {
 	s.connsWG.Add(1)
 	s.mu.Unlock()
 	lc := &loopConn{Peer: evloop.NewPeer(fd), el: el, c: c}
+	lc.Out.Batch(el.lp, lc)
 	lc.timer = el.lp.NewTimer(lc.timeout)
 	if err := el.lp.Add(fd, evloop.EdgeReadWrite, lc); err != nil {
 		unix.Close(fd)

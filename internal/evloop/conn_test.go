@@ -47,3 +47,88 @@ func TestReadMore(t *testing.T) {
 	assert.Equal(t, "hello", string(p.In.Data()), "received bytes stay")
 	p.In.Release()
 }
+
+// batchPeer is a Peer whose writes Batch holds, recording the events its
+// handler hears.
+type batchPeer struct {
+	evloop.Peer
+	other  int // the socket pair's other end, read by the test
+	events []uint32
+}
+
+func (p *batchPeer) Ready(ev uint32) { p.events = append(p.events, ev) }
+
+func newBatchPeer(t *testing.T, l *testLoop) *batchPeer {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	t.Cleanup(func() { unix.Close(fds[1]) })
+	p := &batchPeer{Peer: evloop.NewPeer(fds[0]), other: fds[1]}
+	p.Out.Batch(l.Loop, p)
+	var addErr error
+	l.do(func() { addErr = l.Add(fds[0], evloop.LevelRead, p) })
+	require.NoError(t, addErr)
+	return p
+}
+
+// received reads what the other end of p has received, without waiting.
+func (p *batchPeer) received() string {
+	var b [64]byte
+	n, err := unix.Read(p.other, b[:])
+	if err != nil || n <= 0 {
+		return ""
+	}
+	return string(b[:n])
+}
+
+// TestBatchedWrites: writes made while the loop handles a batch of events
+// leave when the batch ends, each writer's owner hearing of it; those of a
+// descriptor closed meanwhile never leave; writes outside a batch leave at
+// once.
+func TestBatchedWrites(t *testing.T) {
+	l := startLoop(t)
+	kept, closed := newBatchPeer(t, l), newBatchPeer(t, l)
+	trigR, trigW := pipe(t)
+
+	type seen struct{ kept, closed string }
+	during := make(chan seen, 1)
+	trigger := handlerFunc(func(uint32) {
+		var b [8]byte
+		unix.Read(trigR, b[:])
+		kept.Out.Write([]byte("one "))
+		kept.Out.Write([]byte("two"))
+		closed.Out.Write([]byte("lost"))
+		l.Close(closed.FD)
+		during <- seen{kept.received(), closed.received()}
+	})
+	var addErr error
+	l.do(func() { addErr = l.Add(trigR, evloop.LevelRead, trigger) })
+	require.NoError(t, addErr)
+	_, err := unix.Write(trigW, []byte{1})
+	require.NoError(t, err)
+
+	assert.Equal(t, seen{}, receive(t, during, "the batch"), "nothing leaves during the batch")
+	var events []uint32
+	var sent int64
+	var pending int
+	l.do(func() { events, sent, pending = kept.events, kept.Out.Sent, len(kept.Out.Pending) })
+	assert.Equal(t, "one two", kept.received(), "the batch's writes leave together at its end")
+	assert.Equal(t, []uint32{unix.EPOLLOUT}, events, "the owner hears of the flush")
+	assert.Equal(t, int64(7), sent)
+	assert.Zero(t, pending)
+	assert.Empty(t, closed.received(), "a closed descriptor's output is dropped")
+	var b [8]byte
+	n, err := unix.Read(closed.other, b[:])
+	assert.Zero(t, n, "the closed pair reads its end")
+	assert.NoError(t, err)
+
+	// outside a batch (a timer), a write leaves at once
+	now := make(chan string, 1)
+	l.do(func() {
+		l.NewTimer(func() {
+			kept.Out.Write([]byte("three"))
+			now <- kept.received()
+		}).Reset(0)
+	})
+	assert.Equal(t, "three", receive(t, now, "the timer"))
+}

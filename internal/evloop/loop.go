@@ -50,6 +50,11 @@ type Loop struct {
 	timers   timerHeap
 	now      time.Time
 	stopped  bool
+	// writers that Batch made wait for the end of the batch in progress,
+	// and arrays for their output
+	inBatch bool
+	batched []*FDWriter
+	free    [][]byte
 
 	mu     sync.Mutex
 	posted []func()
@@ -182,6 +187,7 @@ func (l *Loop) Run() error {
 		if err != nil && !errors.Is(err, unix.EINTR) {
 			return fmt.Errorf("epoll_wait: %w", err)
 		}
+		l.inBatch = true
 		for i := 0; i < n && !l.stopped; i++ {
 			ev := &l.events[i]
 			fd := int(ev.Fd)
@@ -195,6 +201,8 @@ func (l *Loop) Run() error {
 				}
 			}
 		}
+		l.inBatch = false
+		l.flushBatched()
 		l.runTimers()
 	}
 	return nil
@@ -234,6 +242,22 @@ func (l *Loop) runPosted() {
 		}
 		f()
 	}
+}
+
+// flushBatched writes what the batch's writers hold and tells their
+// owners; these write at once from then on, until the next batch.
+func (l *Loop) flushBatched() {
+	ws := l.batched
+	for i, w := range ws {
+		ws[i] = nil
+		w.queued = false
+		if l.stopped || w.FD >= len(l.handlers) || l.handlers[w.FD] != w.owner {
+			continue // closed or handed over: its owner has what it held
+		}
+		_, _ = w.Flush() // an error stays in w.Err for the owner
+		w.owner.Ready(unix.EPOLLOUT)
+	}
+	l.batched = ws[:0]
 }
 
 // waitMillis is how long epoll_wait may sleep: until the next timer,
