@@ -23,8 +23,8 @@ const benchDuration = 3 * time.Second
 // with the article's backend, and drives each with wrk at 50 connections:
 // keep-alive, a new connection per request, and keep-alive with a
 // persistence cookie. It reports requests per second and p99 latency.
-// Each case runs twice per implementation for benchDuration, whatever b.N
-// is (see wrkbench.Compare).
+// Each case runs in rounds of benchDuration per implementation, whatever
+// b.N is (see wrkbench.Compare).
 func BenchmarkHAProxyVsLBD(b *testing.B) {
 	wrk, err := exec.LookPath("wrk")
 	if err != nil {

@@ -18,7 +18,7 @@ import (
 // node, the balancer node running Debian's haproxy then lbd with the same
 // configuration (the article's backend), labapp on two app nodes. 50
 // connections, with and without keep-alive, and with a persistence
-// cookie. Each case runs twice per implementation (see wrkbench.Compare).
+// cookie. Each case runs in rounds (see wrkbench.Compare).
 func BenchmarkLabHAProxyVsLBD(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("lab benchmarks need root")

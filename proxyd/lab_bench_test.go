@@ -55,8 +55,8 @@ const benchSysctls = `    sysctls:
 // node, the proxy node running Debian's nginx then proxyd with the same
 // configuration (the article's site), labapp on two app nodes. 50
 // connections with and without keep-alive, with worker_processes 1 (the
-// article's nginx.conf) and auto; each case twice per implementation, best
-// round kept (see wrkbench.Compare). Then the resident memory of each with
+// article's nginx.conf) and auto; each case in rounds, medians and
+// per-round ratios reported (see wrkbench.Compare). Then the resident memory of each with
 // 1,000 idle keep-alive connections from the client node.
 func BenchmarkLabNginxVsProxyd(b *testing.B) {
 	if os.Geteuid() != 0 {

@@ -4,7 +4,9 @@
 package wrkbench
 
 import (
+	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -64,41 +66,109 @@ func Parse(out string) Result {
 	return r
 }
 
-// Compare runs every case against both implementations in two rounds,
-// each going first once, keeps each one's best round (the machine is
-// shared: the best round is the least disturbed) and reports them as
-// sub-benchmarks CASE/IMPL with req/s, p99-ms, errors and, when measured,
-// cpu-us/req.
+// Rounds is how many rounds Compare runs unless HALAB_BENCH_ROUNDS says
+// otherwise: enough for a median that one disturbed round does not move.
+const Rounds = 5
+
+// Compare runs every case against both implementations in rounds, each
+// round running the two back to back, the first going first in every
+// other round. It reports sub-benchmarks CASE/IMPL with the median over
+// the rounds of req/s, p99-ms and, when measured, cpu-us/req, and the
+// errors of all rounds. The second implementation's also report
+// req/s-ratio and p99-ratio: the median over the rounds of its figure
+// divided by the first one's in the same round. The machine is shared
+// and its speed drifts by more than the differences measured (±15 % from
+// one round to the next in the lab); the two runs of one round see the
+// same machine, so the ratio of a round is the steadier comparison.
 func Compare(b *testing.B, impls [2]string, cases []string, run func(cs, impl string) Result) {
-	const rounds = 2
-	best := map[string]Result{}
+	rounds := Rounds
+	if n, err := strconv.Atoi(os.Getenv("HALAB_BENCH_ROUNDS")); err == nil && n > 0 {
+		rounds = n
+	}
+	results := map[string][]Result{}
 	b.ResetTimer()
 	for _, cs := range cases {
-		for round := 0; round < rounds; round++ {
+		for round := range rounds {
 			order := []string{impls[0], impls[1]}
 			if round%2 == 1 {
 				order = []string{impls[1], impls[0]}
 			}
 			for _, impl := range order {
-				r := run(cs, impl)
-				if k := cs + "/" + impl; r.RPS > best[k].RPS {
-					best[k] = r
-				}
+				k := cs + "/" + impl
+				results[k] = append(results[k], run(cs, impl))
 			}
 		}
 	}
 	b.StopTimer()
 	for _, cs := range cases {
-		for _, impl := range impls {
-			r := best[cs+"/"+impl]
+		ref := results[cs+"/"+impls[0]]
+		for i, impl := range impls {
+			rs := results[cs+"/"+impl]
 			b.Run(cs+"/"+impl, func(b *testing.B) {
-				b.ReportMetric(r.RPS, "req/s")
-				b.ReportMetric(r.P99ms, "p99-ms")
-				b.ReportMetric(r.Errors, "errors")
-				if r.CPUPerReq > 0 {
-					b.ReportMetric(r.CPUPerReq, "cpu-us/req")
+				s := Summarize(rs)
+				b.ReportMetric(s.RPS, "req/s")
+				b.ReportMetric(s.P99ms, "p99-ms")
+				b.ReportMetric(s.Errors, "errors")
+				if s.CPUPerReq > 0 {
+					b.ReportMetric(s.CPUPerReq, "cpu-us/req")
+				}
+				if i == 1 {
+					rps, p99 := Ratios(ref, rs)
+					b.ReportMetric(rps, "req/s-ratio")
+					b.ReportMetric(p99, "p99-ratio")
 				}
 			})
 		}
 	}
+}
+
+// Summarize is the median of each figure over rounds, and their errors
+// summed.
+func Summarize(rs []Result) Result {
+	var s Result
+	s.RPS = median(rs, func(r Result) float64 { return r.RPS })
+	s.P99ms = median(rs, func(r Result) float64 { return r.P99ms })
+	s.CPUPerReq = median(rs, func(r Result) float64 { return r.CPUPerReq })
+	for _, r := range rs {
+		s.Errors += r.Errors
+	}
+	return s
+}
+
+// Ratios is the median over rounds of got's req/s and p99 divided by
+// ref's of the same round (0 where a round measured nothing).
+func Ratios(ref, got []Result) (rps, p99 float64) {
+	var rr, pr []float64
+	for i := range min(len(ref), len(got)) {
+		if ref[i].RPS > 0 {
+			rr = append(rr, got[i].RPS/ref[i].RPS)
+		}
+		if ref[i].P99ms > 0 {
+			pr = append(pr, got[i].P99ms/ref[i].P99ms)
+		}
+	}
+	return medianOf(rr), medianOf(pr)
+}
+
+func median(rs []Result, f func(Result) float64) float64 {
+	vs := make([]float64, len(rs))
+	for i, r := range rs {
+		vs[i] = f(r)
+	}
+	return medianOf(vs)
+}
+
+// medianOf is the middle value (the mean of the middle two for an even
+// count), 0 for none.
+func medianOf(vs []float64) float64 {
+	if len(vs) == 0 {
+		return 0
+	}
+	vs = slices.Clone(vs)
+	slices.Sort(vs)
+	m := len(vs) / 2
+	if len(vs)%2 == 0 {
+		return (vs[m-1] + vs[m]) / 2
+	}
+	return vs[m]
 }

@@ -59,3 +59,24 @@ func TestCutHostPort(t *testing.T) {
 	_, _, ok = cutHostPort("10.0.1.11")
 	assert.False(t, ok)
 }
+
+func TestSummarize(t *testing.T) {
+	rs := []Result{
+		{RPS: 100, P99ms: 10, Errors: 1, CPUPerReq: 50},
+		{RPS: 300, P99ms: 30, CPUPerReq: 70},
+		{RPS: 200, P99ms: 90, Errors: 2, CPUPerReq: 60},
+	}
+	assert.Equal(t, Result{RPS: 200, P99ms: 30, Errors: 3, CPUPerReq: 60}, Summarize(rs))
+	assert.Equal(t, Result{RPS: 200, P99ms: 20, Errors: 1, CPUPerReq: 60}, Summarize(rs[:2]), "an even count: the middle two's mean")
+	assert.Equal(t, Result{}, Summarize(nil))
+}
+
+func TestRatios(t *testing.T) {
+	ref := []Result{{RPS: 100, P99ms: 10}, {RPS: 200, P99ms: 10}, {RPS: 50, P99ms: 0}}
+	got := []Result{{RPS: 110, P99ms: 12}, {RPS: 180, P99ms: 9}, {RPS: 100, P99ms: 5}}
+	rps, p99 := Ratios(ref, got)
+	// rounds compared with their own reference: 1.1, 0.9, 2.0 → 1.1;
+	// p99: 1.2, 0.9 (the round without a reference p99 left out) → 1.05
+	assert.InDelta(t, 1.1, rps, 1e-9)
+	assert.InDelta(t, 1.05, p99, 1e-9)
+}
