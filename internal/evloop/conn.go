@@ -220,15 +220,20 @@ func (w *FDWriter) Flush() (bool, error) {
 		w.Pending = w.Pending[m:]
 		return false, nil
 	}
-	if w.pooled && cap(w.Pending) <= maxPooledOut {
+	if w.pooled && cap(w.Pending) <= maxPooledOut && len(w.loop.free) < maxPooled {
 		w.loop.free = append(w.loop.free, w.Pending[:0])
 	}
 	w.Pending, w.pooled = nil, false
 	return true, nil
 }
 
-// maxPooledOut bounds the arrays batched writers give back to their loop.
-const maxPooledOut = 64 << 10
+// The arrays batched writers give back to their loop: at most maxPooled
+// of at most maxPooledOut bytes each (2 MiB per loop), enough for the
+// answers of a batch.
+const (
+	maxPooled    = 128
+	maxPooledOut = 16 << 10
+)
 
 // writeFD writes what the kernel takes of p, EAGAIN being no error.
 func writeFD(fd int, p []byte) (int, error) {

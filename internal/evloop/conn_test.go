@@ -92,9 +92,17 @@ func TestBatchedWrites(t *testing.T) {
 
 	type seen struct{ kept, closed string }
 	during := make(chan seen, 1)
+	rounds := 0
 	trigger := handlerFunc(func(uint32) {
 		var b [8]byte
 		unix.Read(trigR, b[:])
+		rounds++
+		if rounds > 1 {
+			// the array the first batch's output went out of is reused
+			kept.Out.Write([]byte("four"))
+			during <- seen{kept: kept.received()}
+			return
+		}
 		kept.Out.Write([]byte("one "))
 		kept.Out.Write([]byte("two"))
 		closed.Out.Write([]byte("lost"))
@@ -131,4 +139,10 @@ func TestBatchedWrites(t *testing.T) {
 		}).Reset(0)
 	})
 	assert.Equal(t, "three", receive(t, now, "the timer"))
+
+	_, err = unix.Write(trigW, []byte{1})
+	require.NoError(t, err)
+	assert.Equal(t, seen{}, receive(t, during, "the second batch"))
+	l.do(func() {})
+	assert.Equal(t, "four", kept.received())
 }
