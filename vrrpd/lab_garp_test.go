@@ -62,10 +62,15 @@ func TestLabGARPAndResign(t *testing.T) {
 			}()
 			r1 := routerConf{node: "r1", version: 2, state: "MASTER", priority: 120, advertInt: "1", global: garpCfg}
 			r2 := routerConf{node: "r2", version: 2, state: "BACKUP", priority: 110, advertInt: "1", global: garpCfg}
+			// r2 starts once r1 holds the VIP: started together on a
+			// loaded machine, r2 may be master for a moment first, and a
+			// master hearing a lower priority advert sends more
+			// gratuitous ARPs (keepalived's vrrp_garp_lower_prio_repeat)
 			v.start(i, r1)
-			v.start(i, r2)
 			v.waitHolders(15*time.Second, "r1")
+			v.start(i, r2)
 			time.Sleep(2 * time.Second) // the second burst
+			v.waitHolders(time.Second, "r1")
 			v.kill("r1", syscall.SIGTERM)
 			v.waitHolders(15*time.Second, "r2")
 			time.Sleep(2500 * time.Millisecond) // r2's second burst; r1 silent
