@@ -163,7 +163,9 @@ type FDWriter struct {
 // the batch's end: l then writes what each such writer holds, one after
 // the other, and tells its owner h (the handler of w's descriptor) with
 // an EPOLLOUT event. A descriptor closed, handed over or given to another
-// handler meanwhile is left alone.
+// handler meanwhile is left alone. A long batch writes what it holds
+// once 32 writers wait, so that its first answers do not wait for all of
+// its events.
 //
 // Answers a batch produced thus reach their readers together: a client
 // with many connections (a load generator, a browser, a proxy in front)

@@ -1,6 +1,8 @@
 package evloop_test
 
 import (
+	"errors"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -145,4 +147,58 @@ func TestBatchedWrites(t *testing.T) {
 	assert.Equal(t, seen{}, receive(t, during, "the second batch"))
 	l.do(func() {})
 	assert.Equal(t, "four", kept.received())
+}
+
+// TestBatchedWritesLongBatch: once a batch holds the output of enough
+// writers, it goes out before the batch's next event.
+func TestBatchedWritesLongBatch(t *testing.T) {
+	for _, tc := range []struct {
+		writers int
+		early   bool // the next event of the batch finds it sent
+	}{
+		{writers: 10, early: false},
+		{writers: 40, early: true},
+	} {
+		t.Run(strconv.Itoa(tc.writers), func(t *testing.T) {
+			l := startLoop(t)
+			peers := make([]*batchPeer, tc.writers)
+			for i := range peers {
+				peers[i] = newBatchPeer(t, l)
+			}
+			aR, aW := pipe(t)
+			bR, bW := pipe(t)
+			sent := make(chan int, 1)
+			var addErr error
+			l.do(func() {
+				addErr = errors.Join(
+					l.Add(aR, evloop.LevelRead, handlerFunc(func(uint32) {
+						var b [8]byte
+						unix.Read(aR, b[:])
+						for _, p := range peers {
+							p.Out.Write([]byte("x"))
+						}
+					})),
+					l.Add(bR, evloop.LevelRead, handlerFunc(func(uint32) {
+						var b [8]byte
+						unix.Read(bR, b[:])
+						n := 0
+						for _, p := range peers {
+							if p.received() == "x" {
+								n++
+							}
+						}
+						sent <- n
+					})))
+				// both ready for the next wait, a first
+				unix.Write(aW, []byte{1})
+				unix.Write(bW, []byte{1})
+			})
+			require.NoError(t, addErr)
+			want := 0
+			if tc.early {
+				want = tc.writers
+			}
+			assert.Equal(t, want, receive(t, sent, "the batch's second event"))
+		})
+	}
 }

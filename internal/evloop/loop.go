@@ -200,6 +200,10 @@ func (l *Loop) Run() error {
 					h.Ready(ev.Events)
 				}
 			}
+			if len(l.batched) >= maxBatched {
+				// the first answers of a long batch wait no longer
+				l.flushBatched()
+			}
 		}
 		l.inBatch = false
 		l.flushBatched()
@@ -244,9 +248,15 @@ func (l *Loop) runPosted() {
 	}
 }
 
+// maxBatched is how many writers' output a batch of events holds before
+// it is written, in the middle of the batch if need be.
+const maxBatched = 32
+
 // flushBatched writes what the batch's writers hold and tells their
-// owners; these write at once from then on, until the next batch.
+// owners, whose writes meanwhile go out at once.
 func (l *Loop) flushBatched() {
+	inBatch := l.inBatch
+	l.inBatch = false
 	ws := l.batched
 	for i, w := range ws {
 		ws[i] = nil
@@ -258,6 +268,7 @@ func (l *Loop) flushBatched() {
 		w.owner.Ready(unix.EPOLLOUT)
 	}
 	l.batched = ws[:0]
+	l.inBatch = inBatch
 }
 
 // waitMillis is how long epoll_wait may sleep: until the next timer,
