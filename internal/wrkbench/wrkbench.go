@@ -4,6 +4,7 @@
 package wrkbench
 
 import (
+	"fmt"
 	"os"
 	"regexp"
 	"slices"
@@ -116,10 +117,33 @@ func Compare(b *testing.B, impls [2]string, cases []string, run func(cs, impl st
 					rps, p99 := Ratios(ref, rs)
 					b.ReportMetric(rps, "req/s-ratio")
 					b.ReportMetric(p99, "p99-ratio")
+					b.Logf("%s at %.2f× %s's requests a second, p99 %.2f× — %s", impl, rps, impls[0], p99, Verdict(rps, p99))
 				}
 			})
 		}
 	}
+}
+
+// The issues' targets for halab's daemons against the Debian ones: at
+// least as many requests a second, a p99 within 1.2 times.
+const (
+	TargetRPSRatio = 1.0
+	TargetP99Ratio = 1.2
+)
+
+// Verdict tells whether ratios meet the targets, and which they miss.
+func Verdict(rps, p99 float64) string {
+	var miss []string
+	if rps < TargetRPSRatio {
+		miss = append(miss, fmt.Sprintf("requests a second under %.1f×", TargetRPSRatio))
+	}
+	if p99 > TargetP99Ratio {
+		miss = append(miss, fmt.Sprintf("p99 over %.1f×", TargetP99Ratio))
+	}
+	if len(miss) == 0 {
+		return "target met"
+	}
+	return "target missed: " + strings.Join(miss, ", ")
 }
 
 // Summarize is the median of each figure over rounds, and their errors

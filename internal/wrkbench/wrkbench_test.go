@@ -80,3 +80,18 @@ func TestRatios(t *testing.T) {
 	assert.InDelta(t, 1.1, rps, 1e-9)
 	assert.InDelta(t, 1.05, p99, 1e-9)
 }
+
+func TestVerdict(t *testing.T) {
+	for _, tc := range []struct {
+		rps, p99 float64
+		want     string
+	}{
+		{1.0, 1.2, "target met"},
+		{1.3, 0.7, "target met"},
+		{0.99, 1.0, "target missed: requests a second under 1.0×"},
+		{1.1, 1.21, "target missed: p99 over 1.2×"},
+		{0.9, 1.5, "target missed: requests a second under 1.0×, p99 over 1.2×"},
+	} {
+		assert.Equal(t, tc.want, Verdict(tc.rps, tc.p99), "%v %v", tc.rps, tc.p99)
+	}
+}
