@@ -67,9 +67,10 @@ func Parse(out string) Result {
 	return r
 }
 
-// Rounds is how many rounds Compare runs unless HALAB_BENCH_ROUNDS says
-// otherwise: enough for a median that one disturbed round does not move.
-const Rounds = 5
+// defaultRounds is how many rounds Compare runs unless HALAB_BENCH_ROUNDS
+// says otherwise: enough for a median that one disturbed round does not
+// move.
+const defaultRounds = 5
 
 // Compare runs every case against both implementations in rounds, each
 // round running the two back to back, the first going first in every
@@ -77,12 +78,13 @@ const Rounds = 5
 // the rounds of req/s, p99-ms and, when measured, cpu-us/req, and the
 // errors of all rounds. The second implementation's also report
 // req/s-ratio and p99-ratio: the median over the rounds of its figure
-// divided by the first one's in the same round. The machine is shared
+// divided by the first one's in the same round, and log them against the
+// issues' targets. The machine is shared
 // and its speed drifts by more than the differences measured (±15 % from
 // one round to the next in the lab); the two runs of one round see the
 // same machine, so the ratio of a round is the steadier comparison.
 func Compare(b *testing.B, impls [2]string, cases []string, run func(cs, impl string) Result) {
-	rounds := Rounds
+	rounds := defaultRounds
 	if n, err := strconv.Atoi(os.Getenv("HALAB_BENCH_ROUNDS")); err == nil && n > 0 {
 		rounds = n
 	}
@@ -106,7 +108,7 @@ func Compare(b *testing.B, impls [2]string, cases []string, run func(cs, impl st
 		for i, impl := range impls {
 			rs := results[cs+"/"+impl]
 			b.Run(cs+"/"+impl, func(b *testing.B) {
-				s := Summarize(rs)
+				s := summarize(rs)
 				b.ReportMetric(s.RPS, "req/s")
 				b.ReportMetric(s.P99ms, "p99-ms")
 				b.ReportMetric(s.Errors, "errors")
@@ -114,10 +116,10 @@ func Compare(b *testing.B, impls [2]string, cases []string, run func(cs, impl st
 					b.ReportMetric(s.CPUPerReq, "cpu-us/req")
 				}
 				if i == 1 {
-					rps, p99 := Ratios(ref, rs)
+					rps, p99 := ratios(ref, rs)
 					b.ReportMetric(rps, "req/s-ratio")
 					b.ReportMetric(p99, "p99-ratio")
-					b.Logf("%s at %.2f× %s's requests a second, p99 %.2f× — %s", impl, rps, impls[0], p99, Verdict(rps, p99))
+					b.Logf("%s at %.2f× %s's requests a second, p99 %.2f× — %s", impl, rps, impls[0], p99, verdict(rps, p99))
 				}
 			})
 		}
@@ -127,18 +129,18 @@ func Compare(b *testing.B, impls [2]string, cases []string, run func(cs, impl st
 // The issues' targets for halab's daemons against the Debian ones: at
 // least as many requests a second, a p99 within 1.2 times.
 const (
-	TargetRPSRatio = 1.0
-	TargetP99Ratio = 1.2
+	targetRPSRatio = 1.0
+	targetP99Ratio = 1.2
 )
 
-// Verdict tells whether ratios meet the targets, and which they miss.
-func Verdict(rps, p99 float64) string {
+// verdict tells whether ratios meet the targets, and which they miss.
+func verdict(rps, p99 float64) string {
 	var miss []string
-	if rps < TargetRPSRatio {
-		miss = append(miss, fmt.Sprintf("requests a second under %.1f×", TargetRPSRatio))
+	if rps < targetRPSRatio {
+		miss = append(miss, fmt.Sprintf("requests a second under %.1f×", targetRPSRatio))
 	}
-	if p99 > TargetP99Ratio {
-		miss = append(miss, fmt.Sprintf("p99 over %.1f×", TargetP99Ratio))
+	if p99 > targetP99Ratio {
+		miss = append(miss, fmt.Sprintf("p99 over %.1f×", targetP99Ratio))
 	}
 	if len(miss) == 0 {
 		return "target met"
@@ -146,9 +148,9 @@ func Verdict(rps, p99 float64) string {
 	return "target missed: " + strings.Join(miss, ", ")
 }
 
-// Summarize is the median of each figure over rounds, and their errors
+// summarize is the median of each figure over rounds, and their errors
 // summed.
-func Summarize(rs []Result) Result {
+func summarize(rs []Result) Result {
 	var s Result
 	s.RPS = median(rs, func(r Result) float64 { return r.RPS })
 	s.P99ms = median(rs, func(r Result) float64 { return r.P99ms })
@@ -159,9 +161,10 @@ func Summarize(rs []Result) Result {
 	return s
 }
 
-// Ratios is the median over rounds of got's req/s and p99 divided by
-// ref's of the same round (0 where a round measured nothing).
-func Ratios(ref, got []Result) (rps, p99 float64) {
+// ratios is the median over rounds of got's req/s and p99 divided by
+// ref's of the same round; rounds where ref measured nothing are left
+// out (0 when none is left).
+func ratios(ref, got []Result) (rps, p99 float64) {
 	var rr, pr []float64
 	for i := range min(len(ref), len(got)) {
 		if ref[i].RPS > 0 {

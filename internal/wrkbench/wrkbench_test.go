@@ -66,15 +66,15 @@ func TestSummarize(t *testing.T) {
 		{RPS: 300, P99ms: 30, CPUPerReq: 70},
 		{RPS: 200, P99ms: 90, Errors: 2, CPUPerReq: 60},
 	}
-	assert.Equal(t, Result{RPS: 200, P99ms: 30, Errors: 3, CPUPerReq: 60}, Summarize(rs))
-	assert.Equal(t, Result{RPS: 200, P99ms: 20, Errors: 1, CPUPerReq: 60}, Summarize(rs[:2]), "an even count: the middle two's mean")
-	assert.Equal(t, Result{}, Summarize(nil))
+	assert.Equal(t, Result{RPS: 200, P99ms: 30, Errors: 3, CPUPerReq: 60}, summarize(rs))
+	assert.Equal(t, Result{RPS: 200, P99ms: 20, Errors: 1, CPUPerReq: 60}, summarize(rs[:2]), "an even count: the middle two's mean")
+	assert.Equal(t, Result{}, summarize(nil))
 }
 
 func TestRatios(t *testing.T) {
 	ref := []Result{{RPS: 100, P99ms: 10}, {RPS: 200, P99ms: 10}, {RPS: 50, P99ms: 0}}
 	got := []Result{{RPS: 110, P99ms: 12}, {RPS: 180, P99ms: 9}, {RPS: 100, P99ms: 5}}
-	rps, p99 := Ratios(ref, got)
+	rps, p99 := ratios(ref, got)
 	// rounds compared with their own reference: 1.1, 0.9, 2.0 → 1.1;
 	// p99: 1.2, 0.9 (the round without a reference p99 left out) → 1.05
 	assert.InDelta(t, 1.1, rps, 1e-9)
@@ -92,6 +92,6 @@ func TestVerdict(t *testing.T) {
 		{1.1, 1.21, "target missed: p99 over 1.2×"},
 		{0.9, 1.5, "target missed: requests a second under 1.0×, p99 over 1.2×"},
 	} {
-		assert.Equal(t, tc.want, Verdict(tc.rps, tc.p99), "%v %v", tc.rps, tc.p99)
+		assert.Equal(t, tc.want, verdict(tc.rps, tc.p99), "%v %v", tc.rps, tc.p99)
 	}
 }
