@@ -56,8 +56,9 @@ const benchSysctls = `    sysctls:
 // configuration (the article's site), labapp on two app nodes. 50
 // connections with and without keep-alive, with worker_processes 1 (the
 // article's nginx.conf) and auto; each case in rounds, medians and
-// per-round ratios reported (see wrkbench.Compare). Then the resident memory of each with
-// 1,000 idle keep-alive connections from the client node.
+// per-round ratios reported (see wrkbench.Compare). Then the resident
+// memory of each with 1,000 idle keep-alive connections from the client
+// node.
 func BenchmarkLabNginxVsProxyd(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("lab benchmarks need root")
