@@ -65,6 +65,11 @@ func (fe *Frontend) acceptLoop(l net.Listener) {
 				fe.in.Log.Warn("option clitcpka", "frontend", fe.Name, "err", err)
 			}
 		}
+		if fe.Cfg.SmartAccepts() {
+			// the goroutine path does not tell when it awaits more
+			// bytes: quick acknowledgements back (see quickAck)
+			_ = setQuickAck(c, true)
+		}
 		cc := &clientConn{fe: fe, conn: c, rd: readPacer{conn: c}}
 		cc.src = addrPort(c.RemoteAddr())
 		cc.dst = addrPort(c.LocalAddr())

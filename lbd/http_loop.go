@@ -218,6 +218,9 @@ func (hl *httpLoop) parseResponse(data []byte, method string) (*Response, int, e
 // written first.
 func (lc *loopClient) handOff() {
 	hl, c := lc.hl, lc.c
+	// the goroutine path reads bodies and the rest of heads and does not
+	// tell when it awaits bytes
+	lc.quickAck()
 	prefix := append([]byte(nil), lc.In.Data()...)
 	pending := lc.Out.Pending
 	lc.In.Release()

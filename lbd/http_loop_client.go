@@ -193,6 +193,9 @@ func (lc *loopClient) readHead() {
 		}
 		switch st, _ := lc.ReadMore(); st {
 		case evloop.ReadWait:
+			if len(lc.In.Data()) > 0 {
+				lc.quickAck()
+			}
 			return
 		case evloop.ReadEnd:
 			if len(lc.In.Data()) > 0 {
@@ -214,6 +217,17 @@ func (lc *loopClient) readHead() {
 				lc.timer.Stop()
 			}
 		}
+	}
+}
+
+// quickAck turns quick acknowledgements back on for a client accepted
+// without them (smart-accept) when more of its bytes are awaited, as
+// HAProxy does: a client may hold the rest of a head or a body until its
+// first bytes are acknowledged (Nagle's algorithm), which a delayed
+// acknowledgement would make wait some 40 ms.
+func (lc *loopClient) quickAck() {
+	if lc.c.fe.Cfg.SmartAccepts() {
+		_ = evloop.SetsockoptInt(lc.FD, unix.IPPROTO_TCP, unix.TCP_QUICKACK, 1)
 	}
 }
 

@@ -124,6 +124,8 @@ func (s *Server) bind(addrs []netip.AddrPort) ([]netip.AddrPort, error) {
 		// accepted connections get no TCP keep-alive probes, as in nginx
 		// without so_keepalive
 		lc := net.ListenConfig{KeepAlive: -1}
+		// plain TCP, as nginx listens (Go would make an MPTCP listener)
+		lc.SetMultipathTCP(false)
 		// "tcp6" makes [::] listeners IPv6-only, as nginx's ipv6only=on
 		// default, so that "listen 80" and "listen [::]:80" coexist
 		network := "tcp4"

@@ -230,6 +230,8 @@ func (p *parser) option(px *Proxy, l Line, negate bool) {
 		px.ClientTCPKA = set
 	case "srvtcpka":
 		px.ServerTCPKA = set
+	case "smart-accept":
+		px.SmartAccept = &set
 	case "tcp-check":
 		px.TCPCheck = set
 	case "httpchk":

@@ -113,9 +113,24 @@ type Proxy struct {
 	// side's connections. Off, as in HAProxy, by default.
 	ClientTCPKA, ServerTCPKA bool
 
+	// SmartAccept is "option smart-accept" (true) or "no option
+	// smart-accept" (false); nil leaves HAProxy's default (SmartAccepts).
+	SmartAccept *bool
+
 	// Logs are the proxy's log targets ("log global" copies the global ones).
 	Logs      []LogTarget
 	LogGlobal bool
+}
+
+// SmartAccepts reports whether the frontend's listening sockets delay the
+// acknowledgement of a request so that it leaves with the response (no
+// TCP quick ACK): on in HTTP mode unless "no option smart-accept" says
+// otherwise, as in HAProxy.
+func (p *Proxy) SmartAccepts() bool {
+	if p.SmartAccept != nil {
+		return *p.SmartAccept
+	}
+	return p.Mode == ModeHTTP
 }
 
 // Kind names the proxy capability as HAProxy prints it.

@@ -216,6 +216,7 @@ func (p *parser) inherit(cap Cap, s *Section) *Proxy {
 		HTTPServerClose: d.HTTPServerClose, HTTPKeepAlive: d.HTTPKeepAlive, TCPLog: d.TCPLog,
 		ClientTCPKA: d.ClientTCPKA, ServerTCPKA: d.ServerTCPKA, HTTPReuse: d.HTTPReuse,
 		LogGlobal: d.LogGlobal, Logs: append([]LogTarget(nil), d.Logs...),
+		SmartAccept: d.SmartAccept,
 	}
 	if cap&CapFrontend != 0 {
 		px.DefaultBackend, px.DefaultPos = d.DefaultBackend, d.DefaultPos
