@@ -158,7 +158,7 @@ func (b *Backend) checkOnce(ctx context.Context, s *Server) checkResult {
 		}
 		return res
 	}
-	defer conn.Close()
+	defer closeServerConn(conn)
 	hc := b.Cfg.HTTPCheck
 	if hc == nil {
 		return checkResult{ok: true, reason: "Layer4 check passed", dur: time.Since(start)}

@@ -7,7 +7,10 @@ import (
 	"net"
 	"os"
 	"strings"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"halab/lbd/haproxycfg"
 )
@@ -28,8 +31,26 @@ type serverConn struct {
 
 func (sc *serverConn) close() {
 	if sc != nil {
-		sc.conn.Close()
+		closeServerConn(sc.conn)
 	}
+}
+
+// closeServerConn closes a connection to a server as HAProxy closes its
+// outgoing connections: with a reset unless the server has already
+// closed its side, so that the balancer keeps no TIME_WAIT for it.
+func closeServerConn(c net.Conn) {
+	if sc, ok := c.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			_ = rc.Control(func(fd uintptr) {
+				var b [1]byte
+				if n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT); n == 0 && err == nil {
+					return // the server's end has come
+				}
+				_ = unix.SetsockoptLinger(int(fd), unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1})
+			})
+		}
+	}
+	_ = c.Close()
 }
 
 // firstSet returns the first non-zero duration.

@@ -219,7 +219,7 @@ func (c *clientConn) roundTrip(be *Backend, sc *serverConn, req *Request, l *req
 		}
 		if err != nil {
 			if bodyDone != nil {
-				sc.conn.Close()
+				sc.close()
 				<-bodyDone
 				count()
 			}

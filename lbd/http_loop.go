@@ -363,6 +363,12 @@ func (sc *loopServer) close() {
 	sc.In.Release()
 	sc.putWriter()
 	sc.Out.Pending = nil
+	if !sc.Hup {
+		// as HAProxy closes its server connections: with a reset
+		// unless the server has closed its side, so that no TIME_WAIT
+		// stays on the balancer for each one
+		_ = evloop.SetLinger0(sc.FD)
+	}
 	sc.hl.lp.Close(sc.FD)
 }
 

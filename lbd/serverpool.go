@@ -22,7 +22,7 @@ func (s *Server) getIdle(minServed int) *serverConn {
 	for i := len(s.idle) - 1; i >= 0; i-- {
 		ic := s.idle[i]
 		if time.Since(ic.since) >= idleServerTimeout {
-			ic.sc.conn.Close()
+			ic.sc.close()
 			s.idle = append(s.idle[:i], s.idle[i+1:]...)
 			continue
 		}
@@ -43,11 +43,11 @@ func (s *Server) putIdle(sc *serverConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closedPool {
-		sc.conn.Close()
+		sc.close()
 		return
 	}
 	if len(s.idle) >= maxIdlePerServer {
-		s.idle[0].sc.conn.Close()
+		s.idle[0].sc.close()
 		s.idle = append(s.idle[:0], s.idle[1:]...)
 	}
 	s.idle = append(s.idle, idleConn{sc: sc, since: time.Now()})
@@ -58,7 +58,7 @@ func (s *Server) closeIdle() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, ic := range s.idle {
-		ic.sc.conn.Close()
+		ic.sc.close()
 	}
 	s.idle = nil
 	s.closedPool = true
