@@ -110,3 +110,37 @@ func TestDiffServerConnectionEnd(t *testing.T) {
 	assert.Equal(t, ends["haproxy"], ends["lbd on goroutines"])
 	assert.Equal(t, []string{"RST", "RST"}, ends["lbd"])
 }
+
+// TestDiffLayer4CheckNeverAccepted compares what a server sees of
+// layer-4 health checks: HAProxy connects with quick ACKs off and resets
+// before the handshake's last ACK, so that the server never accepts a
+// check connection; lbd must too, and still find the server up.
+func TestDiffLayer4CheckNeverAccepted(t *testing.T) {
+	accepted := map[string]int{}
+	for _, impl := range []string{"haproxy", "lbd"} {
+		var mu sync.Mutex
+		n := 0
+		app := nettest.Serve(t, "tcp", "127.0.0.1:0", func(net.Conn) {
+			mu.Lock()
+			n++
+			mu.Unlock()
+		})
+		addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		cfg := "defaults\nmode http\ntimeout client 5s\ntimeout server 5s\ntimeout connect 5s\n" +
+			"frontend f\nbind " + addr + "\ndefault_backend b\n" +
+			"backend b\nserver s " + app.Addr().String() + " check inter 100ms\n"
+		var b *balancer
+		if impl == "haproxy" {
+			b = startHAProxy(t, cfg, addr)
+		} else {
+			b, _ = startLBD(t, cfg, addr)
+		}
+		// ten checks or so; the server stays up
+		time.Sleep(1200 * time.Millisecond)
+		mu.Lock()
+		accepted[impl] = n
+		mu.Unlock()
+		assert.NotContains(t, b.Log.String(), "DOWN", impl)
+	}
+	assert.Equal(t, map[string]int{"haproxy": 0, "lbd": 0}, accepted)
+}

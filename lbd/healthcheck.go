@@ -147,6 +147,21 @@ func (b *Backend) checkOnce(ctx context.Context, s *Server) checkResult {
 		}
 	}
 	d := net.Dialer{Timeout: connTO}
+	if b.Cfg.HTTPCheck == nil {
+		// A layer-4 check sends nothing: as HAProxy, it connects with
+		// quick ACKs off, so that the handshake's last ACK waits, and
+		// resets once connected (closeServerConn), so that the server
+		// never accepts the check.
+		d.Control = func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			if err := c.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_QUICKACK, 0)
+			}); err != nil {
+				return err
+			}
+			return serr
+		}
+	}
 	conn, err := d.DialContext(ctx, "tcp", s.checkAddress())
 	if err != nil {
 		res := checkResult{reason: "Layer4 connection problem", info: connErrInfo(err), dur: time.Since(start)}

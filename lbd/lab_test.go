@@ -3,6 +3,7 @@ package lbd
 import (
 	"bufio"
 	"context"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +17,7 @@ import (
 
 	"halab/internal/gobuild"
 	"halab/lab"
+	"halab/lab/capture"
 )
 
 // labTopology puts the article's balancer between a client LAN and the
@@ -124,6 +126,10 @@ func TestLabArticle(t *testing.T) {
 	url := "http://10.0.1.31:8080/index.php"
 
 	run := func(name string, args []string) []string {
+		// the back LAN as the balancer sees it, for its health checks
+		g, err := capture.StartGroup(ctx, []capture.Spec{{Node: "haproxy01", Iface: "eth1", NetNS: balancer.NetNSPath()}})
+		require.NoError(t, err)
+		defer g.Stop()
 		p, err := balancer.Start(ctx, lab.ProcSpec{Name: name, Args: args})
 		require.NoError(t, err)
 		defer func() {
@@ -158,11 +164,22 @@ func TestLabArticle(t *testing.T) {
 		for i := 0; i < 3; i++ {
 			out = append(out, "sticky: "+curl(t, ctx, client, url, "Cookie: "+ck).app)
 		}
+		// a layer-4 check (option tcp-check, no rules): the balancer
+		// resets before the handshake's last ACK, so that the app never
+		// accepts it (every 2 s: one is there within 5)
+		var flow string
+		for i := 0; flow == ""; i++ {
+			require.Less(t, i, 50, "%s: no complete health check on the back LAN", name)
+			time.Sleep(100 * time.Millisecond)
+			flow = checkFlow(g.Packets(), netip.MustParseAddr("10.0.2.31"))
+		}
+		out = append(out, "check: "+flow)
 		return out
 	}
 	hap := run("haproxy", []string{haproxyBin, "-db", "-f", hapCfg})
 	ours := run("lbd", []string{filepath.Join(bin, "lbd"), "-db", "-f", lbdCfg})
 	assert.Equal(t, hap, ours)
+	assert.Equal(t, "check: S S. R.", ours[len(ours)-1])
 	assert.Equal(t, "sequence: app01 app02 app01 app02 app01 app02", ours[0])
 
 	// App02 goes away: lbd's tcp-check takes it out (default inter 2s,
@@ -195,4 +212,51 @@ func TestLabArticle(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		assert.Equal(t, "app01", curl(t, ctx, client, url).app)
 	}
+}
+
+// checkFlow returns the segments of the first health-check connection from
+// lb that has ended in packets, as tcpdump's flags ("S S. R."): the first
+// connection of lb's that carries no payload from lb and has seen a FIN
+// or a reset; "" while there is none.
+func checkFlow(packets []capture.Packet, lb netip.Addr) string {
+	type conn struct {
+		flags []string
+		data  bool
+		ended bool
+	}
+	conns := map[uint16]*conn{}
+	var order []uint16
+	for _, p := range packets {
+		if p.IP == nil || p.TCP == nil {
+			continue
+		}
+		port := p.TCP.SrcPort
+		if p.IP.Dst == lb {
+			port = p.TCP.DstPort
+		} else if p.IP.Src != lb {
+			continue
+		}
+		c := conns[port]
+		if c == nil {
+			if p.TCP.Flags != capture.FlagSYN {
+				continue // begun before the capture
+			}
+			c = &conn{}
+			conns[port] = c
+			order = append(order, port)
+		}
+		c.flags = append(c.flags, p.TCP.Flags.String())
+		if p.IP.Src == lb && p.TCP.PayloadLen > 0 {
+			c.data = true
+		}
+		if p.TCP.Flags&(capture.FlagRST|capture.FlagFIN) != 0 {
+			c.ended = true
+		}
+	}
+	for _, port := range order {
+		if c := conns[port]; !c.data && c.ended {
+			return strings.Join(c.flags, " ")
+		}
+	}
+	return ""
 }
