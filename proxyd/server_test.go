@@ -11,11 +11,13 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"halab/proxyd/config"
 )
@@ -377,5 +379,24 @@ func TestReloadServesNewConnections(t *testing.T) {
 			assert.Equal(t, "v1", string(r.body), "the configuration it was accepted with")
 			fresh.expectEOF()
 		})
+	}
+}
+
+// TestListenersPlainTCP checks that proxyd listens with plain TCP, as
+// nginx does, and not with the MPTCP Go opens by default.
+func TestListenersPlainTCP(t *testing.T) {
+	srv, _ := startReloadConf(t, "")
+	t.Cleanup(srv.Close)
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	require.NotEmpty(t, srv.listeners)
+	for a, l := range srv.listeners {
+		rc, err := l.(syscall.Conn).SyscallConn()
+		require.NoError(t, err)
+		var proto int
+		var serr error
+		require.NoError(t, rc.Control(func(fd uintptr) { proto, serr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PROTOCOL) }))
+		require.NoError(t, serr)
+		assert.Equal(t, unix.IPPROTO_TCP, proto, "%s", a)
 	}
 }
