@@ -79,7 +79,7 @@ const defaultRounds = 5
 // errors of all rounds. The second implementation's also report
 // req/s-ratio and p99-ratio: the median over the rounds of its figure
 // divided by the first one's in the same round, and log them against the
-// issues' targets. The machine is shared
+// issues' targets with the ratio of every round. The machine is shared
 // and its speed drifts by more than the differences measured (±15 % from
 // one round to the next in the lab); the two runs of one round see the
 // same machine, so the ratio of a round is the steadier comparison.
@@ -116,10 +116,12 @@ func Compare(b *testing.B, impls [2]string, cases []string, run func(cs, impl st
 					b.ReportMetric(s.CPUPerReq, "cpu-us/req")
 				}
 				if i == 1 {
-					rps, p99 := ratios(ref, rs)
+					rr, pr := roundRatios(ref, rs)
+					rps, p99 := medianOf(rr), medianOf(pr)
 					b.ReportMetric(rps, "req/s-ratio")
 					b.ReportMetric(p99, "p99-ratio")
-					b.Logf("%s at %.2f× %s's requests a second, p99 %.2f× — %s", impl, rps, impls[0], p99, verdict(rps, p99))
+					b.Logf("%s at %.2f× %s's requests a second, p99 %.2f× — %s (requests a second, round by round: %s)",
+						impl, rps, impls[0], p99, verdict(rps, p99), joinRatios(rr))
 				}
 			})
 		}
@@ -161,20 +163,28 @@ func summarize(rs []Result) Result {
 	return s
 }
 
-// ratios is the median over rounds of got's req/s and p99 divided by
-// ref's of the same round; rounds where ref measured nothing are left
-// out (0 when none is left).
-func ratios(ref, got []Result) (rps, p99 float64) {
-	var rr, pr []float64
+// roundRatios is, round by round, got's req/s and p99 divided by ref's
+// of the same round; rounds where ref measured nothing are left out.
+func roundRatios(ref, got []Result) (rps, p99 []float64) {
 	for i := range min(len(ref), len(got)) {
 		if ref[i].RPS > 0 {
-			rr = append(rr, got[i].RPS/ref[i].RPS)
+			rps = append(rps, got[i].RPS/ref[i].RPS)
 		}
 		if ref[i].P99ms > 0 {
-			pr = append(pr, got[i].P99ms/ref[i].P99ms)
+			p99 = append(p99, got[i].P99ms/ref[i].P99ms)
 		}
 	}
-	return medianOf(rr), medianOf(pr)
+	return rps, p99
+}
+
+// joinRatios writes ratios with two decimals, in round order: the spread
+// shows how far the median can be trusted.
+func joinRatios(rs []float64) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = fmt.Sprintf("%.2f", r)
+	}
+	return strings.Join(parts, " ")
 }
 
 func median(rs []Result, f func(Result) float64) float64 {

@@ -74,11 +74,16 @@ func TestSummarize(t *testing.T) {
 func TestRatios(t *testing.T) {
 	ref := []Result{{RPS: 100, P99ms: 10}, {RPS: 200, P99ms: 10}, {RPS: 50, P99ms: 0}}
 	got := []Result{{RPS: 110, P99ms: 12}, {RPS: 180, P99ms: 9}, {RPS: 100, P99ms: 5}}
-	rps, p99 := ratios(ref, got)
-	// rounds compared with their own reference: 1.1, 0.9, 2.0 → 1.1;
-	// p99: 1.2, 0.9 (the round without a reference p99 left out) → 1.05
-	assert.InDelta(t, 1.1, rps, 1e-9)
-	assert.InDelta(t, 1.05, p99, 1e-9)
+	rps, p99 := roundRatios(ref, got)
+	// rounds compared with their own reference: 1.1, 0.9, 2.0 (median
+	// 1.1); p99: 1.2, 0.9, the round without a reference p99 left out
+	// (median 1.05)
+	assert.InDeltaSlice(t, []float64{1.1, 0.9, 2.0}, rps, 1e-9)
+	assert.InDeltaSlice(t, []float64{1.2, 0.9}, p99, 1e-9)
+	assert.InDelta(t, 1.1, medianOf(rps), 1e-9)
+	assert.InDelta(t, 1.05, medianOf(p99), 1e-9)
+	assert.Equal(t, "1.10 0.90 2.00", joinRatios(rps))
+	assert.Empty(t, joinRatios(nil))
 }
 
 func TestVerdict(t *testing.T) {
