@@ -153,13 +153,7 @@ func (b *Backend) checkOnce(ctx context.Context, s *Server) checkResult {
 		// resets once connected (closeServerConn), so that the server
 		// never accepts the check.
 		d.Control = func(_, _ string, c syscall.RawConn) error {
-			var serr error
-			if err := c.Control(func(fd uintptr) {
-				serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_QUICKACK, 0)
-			}); err != nil {
-				return err
-			}
-			return serr
+			return rawSetsockoptInt(c, syscall.IPPROTO_TCP, syscall.TCP_QUICKACK, 0)
 		}
 	}
 	conn, err := d.DialContext(ctx, "tcp", s.checkAddress())

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"halab/internal/evloop"
 	"halab/lbd/haproxycfg"
 )
 
@@ -46,7 +47,7 @@ func closeServerConn(c net.Conn) {
 				if n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT); n == 0 && err == nil {
 					return // the server's end has come
 				}
-				_ = unix.SetsockoptLinger(int(fd), unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1})
+				_ = evloop.SetLinger0(int(fd))
 			})
 		}
 	}

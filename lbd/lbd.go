@@ -143,25 +143,11 @@ func (in *Instance) Listen(inherit map[string]net.Listener) error {
 // acknowledge a request with the response rather than at once (HAProxy's
 // smart-accept, on in HTTP mode): one segment less a request.
 func setQuickAck(sock any, on bool) error {
-	sc, ok := sock.(syscall.Conn)
-	if !ok {
-		return nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return err
-	}
 	v := 0
 	if on {
 		v = 1
 	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_QUICKACK, v)
-	}); err != nil {
-		return err
-	}
-	return serr
+	return setsockoptInt(sock, syscall.IPPROTO_TCP, syscall.TCP_QUICKACK, v)
 }
 
 func (in *Instance) closeListeners() {

@@ -136,7 +136,13 @@ func (s *Server) dial(localPort int, timeout time.Duration) (net.Conn, error) {
 // keepAlive turns on TCP keep-alive probes on c with the system's timings
 // (SO_KEEPALIVE alone), as HAProxy's tcpka options do.
 func keepAlive(c net.Conn) error {
-	sc, ok := c.(syscall.Conn)
+	return setsockoptInt(c, syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, 1)
+}
+
+// setsockoptInt sets an integer option on a socket the net package holds
+// (a net.Conn, a net.Listener); others are left alone.
+func setsockoptInt(sock any, level, opt, v int) error {
+	sc, ok := sock.(syscall.Conn)
 	if !ok {
 		return nil
 	}
@@ -144,9 +150,15 @@ func keepAlive(c net.Conn) error {
 	if err != nil {
 		return err
 	}
+	return rawSetsockoptInt(rc, level, opt, v)
+}
+
+// rawSetsockoptInt is setsockoptInt on a raw connection (as a dialer's
+// Control gets it).
+func rawSetsockoptInt(rc syscall.RawConn, level, opt, v int) error {
 	var serr error
 	if err := rc.Control(func(fd uintptr) {
-		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, 1)
+		serr = syscall.SetsockoptInt(int(fd), level, opt, v)
 	}); err != nil {
 		return err
 	}
