@@ -286,6 +286,8 @@ func (lc *loopClient) headTimedOut() {
 // closeAfterFlush closes once the pending output is written, within the
 // client timeout.
 func (lc *loopClient) closeAfterFlush() {
+	// the last bytes and the FIN leave together
+	lc.Out.LastWrites()
 	if lc.bw != nil {
 		lc.bw.Flush()
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"halab/internal/gobuild"
 	"halab/internal/syncbuf"
 	"halab/lab"
+	"halab/lab/capture"
 )
 
 // The article's simple architecture, one reverse proxy: the client on the
@@ -221,6 +223,27 @@ func testLabArticleSite(t *testing.T, impl string) {
 		return err == nil && strings.Contains(last, "/page4")
 	}, 5*time.Second, 20*time.Millisecond)
 	assert.Regexp(t, `^10\.0\.1\.10 - - \[\d\d/\w\w\w/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "GET /page4\?x=4 HTTP/1\.1" 200 \d+ "-" "labtest" "-"$`, last)
+
+	// how the proxy ends a connection whose request asked to close, as
+	// its front interface sees it: nginx sends the response, then a FIN;
+	// proxyd's FIN rides on the response's last segment (a deliberate
+	// difference, DIFFERENCES.md)
+	g, err := capture.StartGroup(ctx, []capture.Spec{{Node: "nginx01", Iface: "eth0", NetNS: proxy.NetNSPath()}})
+	require.NoError(t, err)
+	defer g.Stop()
+	st, _, err := get("/closing")
+	require.NoError(t, err)
+	require.Equal(t, 200, st)
+	var closing string
+	for i := 0; closing == ""; i++ {
+		require.Less(t, i, 50, "the closed connection is not in the capture")
+		time.Sleep(100 * time.Millisecond)
+		if conns := capture.Conns(g.Packets(), netip.MustParseAddr("10.0.1.11")); len(conns) > 0 {
+			closing = conns[len(conns)-1].Closing()
+		}
+	}
+	wantClosing := map[string]string{"nginx": "P.+data F.", "proxyd": "F.+data"}[impl]
+	assert.Equal(t, wantClosing, closing)
 
 	// app01 dies: the request fails over to app02 (error -> next upstream)
 	require.NoError(t, apps["app01"].Stop(ctx))

@@ -509,6 +509,8 @@ func (lc *loopConn) endExchange() {
 // closeAfterFlush closes once the pending output is written, within
 // send_timeout.
 func (lc *loopConn) closeAfterFlush() {
+	// the last bytes and the FIN leave together
+	lc.Out.LastWrites()
 	if lc.bw != nil {
 		_ = lc.bw.Flush()
 	}

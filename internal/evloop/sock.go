@@ -92,3 +92,17 @@ func Write(fd int, p []byte) (int, error) {
 	}
 	return int(n), nil
 }
+
+// sendMore writes p to the socket fd as Write does, telling the kernel
+// that more is to come (MSG_MORE): a tail shorter than a segment waits
+// for the next write or for the FIN.
+func sendMore(fd int, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), unix.MSG_MORE|unix.MSG_NOSIGNAL, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
