@@ -114,6 +114,15 @@ func (lc *loopConn) recovered() {
 	}
 }
 
+// quickAck turns quick acknowledgements back on for a client accepted
+// without them (eventLoop.accept) when more of its bytes are awaited, as
+// HAProxy does: a client may hold the rest of a head or a body until its
+// first bytes are acknowledged (Nagle's algorithm), which a delayed
+// acknowledgement would make wait some 40 ms.
+func (lc *loopConn) quickAck() {
+	_ = evloop.SetsockoptInt(lc.FD, unix.IPPROTO_TCP, unix.TCP_QUICKACK, 1)
+}
+
 // idle tells a connection waiting for its next request.
 func (lc *loopConn) idle() bool { return lc.st == stHead && len(lc.In.Data()) == 0 }
 
@@ -217,6 +226,9 @@ func (lc *loopConn) readHead() {
 		}
 		switch st, _ := lc.ReadMore(); st {
 		case evloop.ReadWait:
+			if len(lc.In.Data()) > 0 {
+				lc.quickAck()
+			}
 			return
 		case evloop.ReadEnd:
 			if len(lc.In.Data()) > 0 {

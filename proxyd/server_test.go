@@ -400,3 +400,69 @@ func TestListenersPlainTCP(t *testing.T) {
 		assert.Equal(t, unix.IPPROTO_TCP, proto, "%s", a)
 	}
 }
+
+// TestListenersSmartAccept checks the acknowledgement of requests: the
+// event loops accept with quick ACKs off (the request's ACK leaves with
+// the response) and turn them back on when a head comes in pieces; the
+// goroutine path keeps the kernel's default.
+func TestListenersSmartAccept(t *testing.T) {
+	listenerQuickAck := func(t *testing.T, srv *Server) int {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		require.Len(t, srv.listeners, 1)
+		for _, l := range srv.listeners {
+			rc, err := l.(syscall.Conn).SyscallConn()
+			require.NoError(t, err)
+			v, serr := -1, error(nil)
+			require.NoError(t, rc.Control(func(fd uintptr) { v, serr = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_QUICKACK) }))
+			require.NoError(t, serr)
+			return v
+		}
+		return -1
+	}
+	t.Run("goroutines", func(t *testing.T) {
+		t.Setenv("PROXYD_EVENT_LOOP", "0")
+		srv, _ := startReloadConf(t, "")
+		t.Cleanup(srv.Close)
+		assert.Equal(t, 1, listenerQuickAck(t, srv))
+	})
+	t.Run("loop", func(t *testing.T) {
+		srv, vars := startReloadConf(t, "")
+		t.Cleanup(srv.Close)
+		require.Len(t, srv.loops, 1)
+		assert.Equal(t, 0, listenerQuickAck(t, srv))
+
+		c, err := net.Dial("tcp", vars["LISTEN"])
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		el := srv.loops[0]
+		clientQuickAck := func() int {
+			v := -1
+			el.lp.Do(func() {
+				for lc := range el.clients {
+					v, _ = unix.GetsockoptInt(lc.FD, unix.IPPROTO_TCP, unix.TCP_QUICKACK)
+				}
+			})
+			return v
+		}
+		var v int
+		require.Eventually(t, func() bool { v = clientQuickAck(); return v != -1 }, 2*time.Second, 10*time.Millisecond)
+		assert.Equal(t, 0, v, "accepted: the request's ACK waits for the response")
+		_, err = c.Write([]byte("GET / HTTP/1.1\r\nHost: a"))
+		require.NoError(t, err)
+		// read as soon as the loop has the piece: before the kernel's
+		// delayed-ACK timer (40 ms) would turn quick ACKs on by itself
+		v = -1
+		require.Eventually(t, func() bool {
+			el.lp.Do(func() {
+				for lc := range el.clients {
+					if len(lc.In.Data()) > 0 {
+						v, _ = unix.GetsockoptInt(lc.FD, unix.IPPROTO_TCP, unix.TCP_QUICKACK)
+					}
+				}
+			})
+			return v != -1
+		}, 2*time.Second, time.Millisecond)
+		assert.Equal(t, 1, v, "a head in pieces: quick ACKs, so that the client sends the rest")
+	})
+}
