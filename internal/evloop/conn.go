@@ -158,7 +158,6 @@ type FDWriter struct {
 	loop   *Loop
 	owner  Handler
 	queued bool // in loop.batched
-	pooled bool // Pending's array is the loop's, back when emptied
 }
 
 // Batch makes the writes made while l handles a batch of events wait for
@@ -187,7 +186,7 @@ func (w *FDWriter) Write(p []byte) (int, error) {
 			l.batched = append(l.batched, w)
 		}
 		if w.Pending == nil && len(l.free) > 0 {
-			w.Pending, w.pooled = l.free[len(l.free)-1], true
+			w.Pending = l.free[len(l.free)-1]
 			l.free = l.free[:len(l.free)-1]
 		}
 		w.Pending = append(w.Pending, p...)
@@ -224,10 +223,11 @@ func (w *FDWriter) Flush() (bool, error) {
 		w.Pending = w.Pending[m:]
 		return false, nil
 	}
-	if w.pooled && cap(w.Pending) <= maxPooledOut && len(w.loop.free) < maxPooled {
+	// a batched writer's emptied array serves the next batch's writers
+	if w.loop != nil && cap(w.Pending) <= maxPooledOut && len(w.loop.free) < maxPooled {
 		w.loop.free = append(w.loop.free, w.Pending[:0])
 	}
-	w.Pending, w.pooled = nil, false
+	w.Pending = nil
 	return true, nil
 }
 
