@@ -69,24 +69,34 @@ func Connect(addr netip.AddrPort) (int, error) {
 }
 
 // Read reads from fd without telling the Go scheduler: the loop's
-// goroutine keeps its P through the call (see sys.go).
+// goroutine keeps its P through the call (see sys.go). On a socket it
+// calls recvfrom, as HAProxy does: the socket layer directly, without the
+// file layer's work of read(2) (position lock, checks, notifications).
+// Any other descriptor is read with read(2).
 func Read(fd int, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	n, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), 0, 0, 0)
+	if e == unix.ENOTSOCK {
+		n, _, e = unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	}
 	if e != 0 {
 		return 0, e
 	}
 	return int(n), nil
 }
 
-// Write writes to fd as Read reads.
+// Write writes to fd as Read reads: sendto on a socket (without SIGPIPE:
+// a closed peer is EPIPE), write(2) on anything else.
 func Write(fd int, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	n, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	n, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), unix.MSG_NOSIGNAL, 0, 0)
+	if e == unix.ENOTSOCK {
+		n, _, e = unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	}
 	if e != 0 {
 		return 0, e
 	}
