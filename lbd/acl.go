@@ -16,7 +16,9 @@ type txn struct {
 	src netip.AddrPort
 	dst netip.AddrPort
 	req *Request
-	log *reqLog
+	log *reqLog // trace, or another transaction's log
+	// trace is the log of a transaction newTxn made
+	trace reqLog
 
 	// keep: the client connection stays open after this transaction.
 	keep bool

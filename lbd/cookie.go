@@ -37,47 +37,54 @@ func (b *Backend) requestCookie(req *Request) persistence {
 		return persistence{}
 	}
 	var p persistence
-	found := false
 	for i := 0; i < len(req.Header); i++ {
 		f := &req.Header[i]
 		if !strings.EqualFold(f.Name, "Cookie") {
 			continue
 		}
-		parts := strings.Split(f.Value, ";")
-		out := parts[:0]
-		for _, part := range parts {
-			name, value, _ := strings.Cut(strings.TrimLeft(part, " \t"), "=")
-			if strings.TrimSpace(name) != c.Name || found {
-				out = append(out, part)
+		// the value again, ";"-separated, with the parts kept
+		var buf [256]byte
+		out := buf[:0]
+		kept := 0
+		for rest, more := f.Value, true; more; {
+			var part string
+			part, rest, more = strings.Cut(rest, ";")
+			keep, tail := true, ""
+			trimmed := strings.TrimLeft(part, " \t")
+			name, value, _ := strings.Cut(trimmed, "=")
+			if !p.found && strings.TrimSpace(name) == c.Name {
+				p.found = true
+				key := value
+				if c.Mode == haproxycfg.CookiePrefix {
+					key = ""
+					if k, v, ok := strings.Cut(value, "~"); ok {
+						key = k
+						// the part without "SRV~", as the server set it
+						part, tail = part[:len(part)-len(trimmed)+len(name)+1], v
+					}
+				}
+				p.srv = b.serverByCookie(key)
+				keep = !(c.Mode == haproxycfg.CookieInsert && c.Indirect)
+			}
+			if !keep {
 				continue
 			}
-			found = true
-			p.found = true
-			key := value
-			switch c.Mode {
-			case haproxycfg.CookiePrefix:
-				if k, rest, ok := strings.Cut(value, "~"); ok {
-					key = k
-					lead := part[:len(part)-len(strings.TrimLeft(part, " \t"))]
-					part = lead + name + "=" + rest
-				} else {
-					key = ""
-				}
+			if kept > 0 {
+				out = append(out, ';')
+			} else {
+				part = strings.TrimLeft(part, " ")
 			}
-			p.srv = b.serverByCookie(key)
-			if !(c.Mode == haproxycfg.CookieInsert && c.Indirect) {
-				out = append(out, part)
-			}
+			out = append(append(out, part...), tail...)
+			kept++
 		}
-		if len(out) == 0 {
+		if kept == 0 {
 			req.Header = append(req.Header[:i], req.Header[i+1:]...)
 			i--
 			continue
 		}
-		if len(out) > 0 && strings.HasPrefix(out[0], " ") {
-			out[0] = strings.TrimLeft(out[0], " ")
+		if string(out) != f.Value {
+			f.Value = string(out)
 		}
-		f.Value = strings.Join(out, ";")
 	}
 	return p
 }

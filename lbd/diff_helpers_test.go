@@ -107,7 +107,7 @@ func (a *testApp) Restart(t *testing.T) {
 }
 
 // freePort returns a loopback port free at the time of the call.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -115,7 +115,7 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func waitPort(t *testing.T, addr string) {
+func waitPort(t testing.TB, addr string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -158,7 +158,7 @@ func startHAProxy(t *testing.T, cfgText, addr string) *balancer {
 }
 
 // startLBD runs lbd in-process on cfgText.
-func startLBD(t *testing.T, cfgText, addr string) (*balancer, *Instance) {
+func startLBD(t testing.TB, cfgText, addr string) (*balancer, *Instance) {
 	t.Helper()
 	cfg, err := haproxycfg.Parse([]haproxycfg.Source{{Name: "lbd.cfg", Data: []byte(cfgText)}}, nil)
 	require.NoError(t, err)

@@ -71,8 +71,13 @@ func (h *Header) Set(name, value string) {
 
 // hasToken reports whether a comma-separated header contains token.
 func (h Header) hasToken(name, token string) bool {
-	for _, v := range h.Values(name) {
-		for _, t := range strings.Split(v, ",") {
+	for _, f := range h {
+		if !strings.EqualFold(f.Name, name) {
+			continue
+		}
+		for rest := f.Value; rest != ""; {
+			var t string
+			t, rest, _ = strings.Cut(rest, ",")
 			if strings.EqualFold(strings.TrimSpace(t), token) {
 				return true
 			}
@@ -90,6 +95,19 @@ type Request struct {
 	Body    io.Reader // framed body, never nil
 	chunked bool
 	length  int64 // -1 when chunked or absent
+
+	// line is the request line as read, when it was
+	line string
+	// limited is Body when a Content-Length frames it
+	limited io.LimitedReader
+}
+
+// requestLine is the request line as it came: method, URI and version.
+func (r *Request) requestLine() string {
+	if r.line != "" {
+		return r.line
+	}
+	return r.Method + " " + r.URI + " " + r.Proto
 }
 
 // Path is the request path without query string.
@@ -118,6 +136,8 @@ type Response struct {
 	chunked bool
 	length  int64 // -1 unknown (chunked or until close)
 	toClose bool  // body delimited by connection close
+	// limited is Body when a Content-Length frames it
+	limited io.LimitedReader
 
 	// abandoned: the server answered before the request body was sent;
 	// both connections close after this response.
@@ -140,8 +160,10 @@ func readHead(br *bufio.Reader) (string, Header, error) {
 		raw = append(raw, line...)
 	}
 	start := len(raw)
-	// each field's name and value as offsets in raw
-	var spans [][4]int
+	// each field's name and value as offsets in raw (on the stack for
+	// the usual number of fields)
+	var spanBuf [32][4]int
+	spans := spanBuf[:0]
 	total := start
 	for {
 		line, err := readLine(br)
@@ -210,11 +232,12 @@ func ReadRequest(br *bufio.Reader) (*Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	parts := strings.Split(start, " ")
-	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || !strings.HasPrefix(parts[2], "HTTP/1.") {
+	method, rest, _ := strings.Cut(start, " ")
+	uri, proto, _ := strings.Cut(rest, " ")
+	if method == "" || uri == "" || strings.Contains(proto, " ") || !strings.HasPrefix(proto, "HTTP/1.") {
 		return nil, fmt.Errorf("%w: request line %q", errBadRequest, start)
 	}
-	r := &Request{Method: parts[0], URI: parts[1], Proto: parts[2], Header: h, length: -1}
+	r := &Request{Method: method, URI: uri, Proto: proto, Header: h, length: -1, line: start}
 	if err := frameBody(h, &r.chunked, &r.length); err != nil {
 		return nil, err
 	}
@@ -222,10 +245,11 @@ func ReadRequest(br *bufio.Reader) (*Request, error) {
 	case r.chunked:
 		r.Body = &chunkedBody{r: httputil.NewChunkedReader(br), br: br}
 	case r.length > 0:
-		r.Body = io.LimitReader(br, r.length)
+		r.limited = io.LimitedReader{R: br, N: r.length}
+		r.Body = &r.limited
 	default:
 		r.length = 0
-		r.Body = strings.NewReader("")
+		r.Body = noBody{}
 	}
 	return r, nil
 }
@@ -240,22 +264,31 @@ func frameBody(h Header, chunked *bool, length *int64) error {
 		h.Del("Content-Length")
 		return nil
 	}
-	cls := h.Values("Content-Length")
-	if len(cls) == 0 {
-		return nil
-	}
-	for _, v := range cls {
-		if v != cls[0] {
+	cl, found := "", false
+	for _, f := range h {
+		if !strings.EqualFold(f.Name, "Content-Length") {
+			continue
+		}
+		if found && f.Value != cl {
 			return fmt.Errorf("%w: conflicting content-length", errBadRequest)
 		}
+		cl, found = f.Value, true
 	}
-	n, err := strconv.ParseInt(strings.TrimSpace(cls[0]), 10, 64)
+	if !found {
+		return nil
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(cl), 10, 64)
 	if err != nil || n < 0 {
-		return fmt.Errorf("%w: invalid content-length %q", errBadRequest, cls[0])
+		return fmt.Errorf("%w: invalid content-length %q", errBadRequest, cl)
 	}
 	*length = n
 	return nil
 }
+
+// noBody is the body of a message that has none.
+type noBody struct{}
+
+func (noBody) Read([]byte) (int, error) { return 0, io.EOF }
 
 func lastToken(v string) string {
 	if i := strings.LastIndexByte(v, ','); i >= 0 {
@@ -279,7 +312,7 @@ func ReadResponse(br *bufio.Reader, method string) (*Response, error) {
 	r := &Response{Proto: proto, Status: status, Reason: reason, Header: h, length: -1}
 	if method == "HEAD" || status/100 == 1 || status == 204 || status == 304 {
 		r.length = 0
-		r.Body = strings.NewReader("")
+		r.Body = noBody{}
 		return r, nil
 	}
 	if err := frameBody(h, &r.chunked, &r.length); err != nil {
@@ -289,7 +322,8 @@ func ReadResponse(br *bufio.Reader, method string) (*Response, error) {
 	case r.chunked:
 		r.Body = &chunkedBody{r: httputil.NewChunkedReader(br), br: br}
 	case r.length >= 0:
-		r.Body = io.LimitReader(br, r.length)
+		r.limited = io.LimitedReader{R: br, N: r.length}
+		r.Body = &r.limited
 	default:
 		r.toClose = true
 		r.Body = br

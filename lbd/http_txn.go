@@ -15,14 +15,16 @@ import (
 
 // newTxn starts a transaction for req, read between start and hdrs.
 func (c *clientConn) newTxn(req *Request, bw *bufio.Writer, start, hdrs time.Time) *txn {
-	l := newReqLog(start)
-	l.headers = hdrs
-	l.reqLine = req.Method + " " + req.URI + " " + req.Proto
-	return &txn{
-		fe: c.fe, src: c.src, dst: c.dst, req: req, log: l,
-		keep: clientKeepAlive(req) && !c.fe.in.isStopping(),
-		out0: c.out.n + int64(bw.Buffered()),
+	tx := &txn{
+		fe: c.fe, src: c.src, dst: c.dst, req: req,
+		keep:  clientKeepAlive(req) && !c.fe.in.isStopping(),
+		out0:  c.out.n + int64(bw.Buffered()),
+		trace: initialReqLog(start),
 	}
+	tx.log = &tx.trace
+	tx.log.headers = hdrs
+	tx.log.reqLine = req.requestLine()
+	return tx
 }
 
 // endTxn logs the transaction, before its last bytes are flushed.

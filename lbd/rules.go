@@ -20,7 +20,8 @@ func applyHeaderRule(r *haproxycfg.HTTPRule, h *Header, tx *txn) {
 	case "replace-header":
 		for i, f := range *h {
 			if strings.EqualFold(f.Name, r.Name) {
-				if m := submatch(r.Regexp, f.Value); m != nil {
+				var dst [4]int
+				if m := submatch(r.Regexp, f.Value, &dst); m != nil {
 					(*h)[i].Value = expandRepl(r.Value, f.Value, m)
 				}
 			}
@@ -39,9 +40,10 @@ func applyHeaderRule(r *haproxycfg.HTTPRule, h *Header, tx *txn) {
 // expanded replacement without its surrounding blanks, the others stay as
 // they were. Elements are joined back with a bare comma.
 func replaceValues(re *regexp.Regexp, repl, value string) string {
+	var dst [4]int
 	if !strings.Contains(value, ",") {
 		t := strings.Trim(value, " \t")
-		if m := submatch(re, t); m != nil {
+		if m := submatch(re, t, &dst); m != nil {
 			return expandRepl(repl, t, m)
 		}
 		return value
@@ -49,7 +51,7 @@ func replaceValues(re *regexp.Regexp, repl, value string) string {
 	parts := strings.Split(value, ",")
 	for i, p := range parts {
 		t := strings.Trim(p, " \t")
-		if m := submatch(re, t); m != nil {
+		if m := submatch(re, t, &dst); m != nil {
 			parts[i] = expandRepl(repl, t, m)
 		}
 	}
@@ -58,14 +60,15 @@ func replaceValues(re *regexp.Regexp, repl, value string) string {
 
 // submatch is re.FindStringSubmatchIndex(s), without running the regexp
 // for the pattern header rules use most, "(.*)" (anchored or not): it
-// matches any header value whole, as its first group. A value holds no
-// newline, the one byte "." does not match.
-func submatch(re *regexp.Regexp, s string) []int {
+// matches any header value whole, as its first group (in dst). A value
+// holds no newline, the one byte "." does not match.
+func submatch(re *regexp.Regexp, s string, dst *[4]int) []int {
 	switch re.String() {
 	case "(.*)", "^(.*)", "(.*)$", "^(.*)$":
 		if !strings.Contains(s, "\n") {
 			n := len(s)
-			return []int{0, n, 0, n}
+			*dst = [4]int{0, n, 0, n}
+			return dst[:]
 		}
 	}
 	return re.FindStringSubmatchIndex(s)
@@ -77,6 +80,7 @@ func submatch(re *regexp.Regexp, s string) []int {
 // character.
 func expandRepl(repl, src string, m []int) string {
 	var b strings.Builder
+	b.Grow(len(repl) + len(src))
 	for i := 0; i < len(repl); i++ {
 		c := repl[i]
 		if c != '\\' || i+1 >= len(repl) {

@@ -111,7 +111,13 @@ type reqLog struct {
 }
 
 func newReqLog(start time.Time) *reqLog {
-	return &reqLog{start: start, tc: -1, tr: -1, term: "--", ckReq: '-', ckResp: '-', server: "<NOSRV>"}
+	l := initialReqLog(start)
+	return &l
+}
+
+// initialReqLog is a transaction's log before anything happened.
+func initialReqLog(start time.Time) reqLog {
+	return reqLog{start: start, tc: -1, tr: -1, term: "--", ckReq: '-', ckResp: '-', server: "<NOSRV>"}
 }
 
 func ms(d time.Duration) int { return int(d / time.Millisecond) }

@@ -49,7 +49,7 @@ func TestSubmatchWholeValue(t *testing.T) {
 	for _, pat := range []string{`(.*)`, `^(.*)`, `(.*)$`, `^(.*)$`, `(.+)`} {
 		re := regexp.MustCompile(pat)
 		for _, v := range values {
-			assert.Equal(t, re.FindStringSubmatchIndex(v), submatch(re, v), "%s on %q", pat, v)
+			assert.Equal(t, re.FindStringSubmatchIndex(v), submatch(re, v, new([4]int)), "%s on %q", pat, v)
 		}
 	}
 }
@@ -155,6 +155,55 @@ func TestCookiePersistence(t *testing.T) {
 	assert.False(t, cacheable(Header{{"Cache-Control", "max-age=5, private"}}, 200))
 	assert.False(t, cacheable(Header{{"Expires", "x"}}, 500))
 	assert.True(t, cacheable(Header{{"Expires", "x"}}, 404))
+}
+
+// TestRequestCookieEdits checks how the persistence cookie leaves the
+// Cookie headers on the way to the server: "prefix" strips "SRV~" from
+// the first cookie of that name, "insert indirect" removes it (and a
+// header it leaves empty), other cookies stay as they came.
+func TestRequestCookieEdits(t *testing.T) {
+	prefix := testBackend("cookie JSESSIONID prefix nocache", "server a 1.1.1.1:80 cookie app01", "server b 1.1.1.2:80 cookie app02")
+	insert := testBackend("cookie SRV insert indirect nocache", "server a 1.1.1.1:80 cookie s1")
+	tests := []struct {
+		name   string
+		be     *Backend
+		in     Header
+		want   Header
+		server string // "" for none
+		found  bool
+	}{
+		{"prefix, between others", prefix, Header{{"Cookie", "x=1; JSESSIONID=app02~v42; y=2"}},
+			Header{{"Cookie", "x=1; JSESSIONID=v42; y=2"}}, "b", true},
+		{"prefix, the first of two counts", prefix, Header{{"Cookie", " JSESSIONID=app01~a;JSESSIONID=app02~b"}},
+			Header{{"Cookie", "JSESSIONID=a;JSESSIONID=app02~b"}}, "a", true},
+		{"prefix without a server part", prefix, Header{{"Cookie", "JSESSIONID=v1"}},
+			Header{{"Cookie", "JSESSIONID=v1"}}, "", true},
+		{"prefix naming no server", prefix, Header{{"Cookie", "JSESSIONID=app09~v1"}},
+			Header{{"Cookie", "JSESSIONID=v1"}}, "", true},
+		{"prefix, in a second header", prefix, Header{{"Cookie", "x=1"}, {"Accept", "*/*"}, {"cookie", "JSESSIONID=app01~z"}},
+			Header{{"Cookie", "x=1"}, {"Accept", "*/*"}, {"cookie", "JSESSIONID=z"}}, "a", true},
+		{"no cookie of that name", prefix, Header{{"Cookie", "JSESSIONIDX=app01~z; y"}},
+			Header{{"Cookie", "JSESSIONIDX=app01~z; y"}}, "", false},
+		{"indirect, alone: the header goes", insert, Header{{"Cookie", "SRV=s1"}, {"Host", "h"}},
+			Header{{"Host", "h"}}, "a", true},
+		{"indirect, first", insert, Header{{"Cookie", "SRV=s1; c=d"}},
+			Header{{"Cookie", "c=d"}}, "a", true},
+		{"indirect, between others", insert, Header{{"Cookie", "a=b; SRV=s1; c=d"}},
+			Header{{"Cookie", "a=b; c=d"}}, "a", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := &Request{Header: tt.in}
+			p := tt.be.requestCookie(req)
+			assert.Equal(t, tt.want, req.Header)
+			assert.Equal(t, tt.found, p.found)
+			if tt.server == "" {
+				assert.Nil(t, p.srv)
+			} else if assert.NotNil(t, p.srv) {
+				assert.Equal(t, tt.server, p.srv.Name)
+			}
+		})
+	}
 }
 
 func TestHTTP1Framing(t *testing.T) {
