@@ -31,7 +31,7 @@ type Field struct {
 // Get returns the first value of name.
 func (h Header) Get(name string) (string, bool) {
 	for _, f := range h {
-		if strings.EqualFold(f.Name, name) {
+		if equalFoldASCII(f.Name, name) {
 			return f.Value, true
 		}
 	}
@@ -42,7 +42,7 @@ func (h Header) Get(name string) (string, bool) {
 func (h Header) Values(name string) []string {
 	var out []string
 	for _, f := range h {
-		if strings.EqualFold(f.Name, name) {
+		if equalFoldASCII(f.Name, name) {
 			out = append(out, f.Value)
 		}
 	}
@@ -53,7 +53,7 @@ func (h Header) Values(name string) []string {
 func (h *Header) Del(name string) {
 	out := (*h)[:0]
 	for _, f := range *h {
-		if !strings.EqualFold(f.Name, name) {
+		if !equalFoldASCII(f.Name, name) {
 			out = append(out, f)
 		}
 	}
@@ -72,13 +72,13 @@ func (h *Header) Set(name, value string) {
 // hasToken reports whether a comma-separated header contains token.
 func (h Header) hasToken(name, token string) bool {
 	for _, f := range h {
-		if !strings.EqualFold(f.Name, name) {
+		if !equalFoldASCII(f.Name, name) {
 			continue
 		}
 		for rest := f.Value; rest != ""; {
 			var t string
 			t, rest, _ = strings.Cut(rest, ",")
-			if strings.EqualFold(strings.TrimSpace(t), token) {
+			if equalFoldASCII(strings.TrimSpace(t), token) {
 				return true
 			}
 		}
@@ -150,7 +150,9 @@ var errBadRequest = errors.New("bad request")
 // head becomes one string, the start line and fields slices of it: one
 // allocation for the text and one for the fields, whatever their number.
 func readHead(br *bufio.Reader) (string, Header, error) {
-	var buf [4096]byte
+	// the head's lines, on the stack while they fit (Go zeroes a stack
+	// array at each call: a larger one costs more than it saves)
+	var buf [1024]byte
 	raw := buf[:0]
 	for len(raw) == 0 { // tolerate empty lines before a request
 		line, err := readLine(br)
@@ -161,8 +163,8 @@ func readHead(br *bufio.Reader) (string, Header, error) {
 	}
 	start := len(raw)
 	// each field's name and value as offsets in raw (on the stack for
-	// the usual number of fields)
-	var spanBuf [32][4]int
+	// the usual number of fields; a head is at most 64 KiB)
+	var spanBuf [16][4]int32
 	spans := spanBuf[:0]
 	total := start
 	for {
@@ -184,7 +186,7 @@ func readHead(br *bufio.Reader) (string, Header, error) {
 			return "", nil, fmt.Errorf("%w: obsolete line folding", errBadRequest)
 		}
 		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || bytes.ContainsAny(line[:colon], " \t") {
+		if colon <= 0 || hasBlank(line[:colon]) {
 			return "", nil, fmt.Errorf("%w: malformed header line %q", errBadRequest, line)
 		}
 		vs, ve := colon+1, len(line)
@@ -196,7 +198,7 @@ func readHead(br *bufio.Reader) (string, Header, error) {
 		}
 		base := len(raw)
 		raw = append(raw, line...)
-		spans = append(spans, [4]int{base, base + colon, base + vs, base + ve})
+		spans = append(spans, [4]int32{int32(base), int32(base + colon), int32(base + vs), int32(base + ve)})
 	}
 	text := string(raw)
 	var h Header
@@ -207,6 +209,42 @@ func readHead(br *bufio.Reader) (string, Header, error) {
 		}
 	}
 	return text[:start], h, nil
+}
+
+// equalFoldASCII reports whether a and b are equal but for the case of
+// ASCII letters, as HAProxy compares header names and tokens (a non-ASCII
+// byte matches only itself: "Hoſt" is not "Host", whatever Unicode's
+// folding says).
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// hasBlank reports whether b holds a space or a tab.
+func hasBlank(b []byte) bool {
+	for _, c := range b {
+		if c == ' ' || c == '\t' {
+			return true
+		}
+	}
+	return false
 }
 
 // readLine reads a line and returns it without its LF or CRLF, valid
@@ -257,7 +295,7 @@ func ReadRequest(br *bufio.Reader) (*Request, error) {
 // frameBody reads Transfer-Encoding and Content-Length.
 func frameBody(h Header, chunked *bool, length *int64) error {
 	if te, ok := h.Get("Transfer-Encoding"); ok {
-		if !strings.EqualFold(strings.TrimSpace(lastToken(te)), "chunked") {
+		if !equalFoldASCII(strings.TrimSpace(lastToken(te)), "chunked") {
 			return fmt.Errorf("%w: unsupported transfer-encoding %q", errBadRequest, te)
 		}
 		*chunked = true
@@ -266,7 +304,7 @@ func frameBody(h Header, chunked *bool, length *int64) error {
 	}
 	cl, found := "", false
 	for _, f := range h {
-		if !strings.EqualFold(f.Name, "Content-Length") {
+		if !equalFoldASCII(f.Name, "Content-Length") {
 			continue
 		}
 		if found && f.Value != cl {
