@@ -39,7 +39,7 @@ func (b *Backend) requestCookie(req *Request) persistence {
 	var p persistence
 	for i := 0; i < len(req.Header); i++ {
 		f := &req.Header[i]
-		if !strings.EqualFold(f.Name, "Cookie") {
+		if !equalFoldASCII(f.Name, "Cookie") {
 			continue
 		}
 		// the value again, ";"-separated, with the parts kept
@@ -113,7 +113,7 @@ func (b *Backend) serverSetCookies(h *Header, srv *Server) byte {
 	flag := byte('N')
 	out := (*h)[:0]
 	for _, f := range *h {
-		if !strings.EqualFold(f.Name, "Set-Cookie") {
+		if !equalFoldASCII(f.Name, "Set-Cookie") {
 			out = append(out, f)
 			continue
 		}

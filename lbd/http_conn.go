@@ -276,11 +276,11 @@ func drain(r io.Reader) {
 func stripConnTokens(h *Header) {
 	out := (*h)[:0]
 	for _, f := range *h {
-		if strings.EqualFold(f.Name, "Connection") {
+		if equalFoldASCII(f.Name, "Connection") {
 			var keep []string
 			for _, t := range strings.Split(f.Value, ",") {
 				t = strings.TrimSpace(t)
-				if t != "" && !strings.EqualFold(t, "close") && !strings.EqualFold(t, "keep-alive") {
+				if t != "" && !equalFoldASCII(t, "close") && !equalFoldASCII(t, "keep-alive") {
 					keep = append(keep, t)
 				}
 			}
@@ -299,7 +299,7 @@ func stripConnTokens(h *Header) {
 func singleHost(h Header) bool {
 	first, seen := "", false
 	for _, f := range h {
-		if !strings.EqualFold(f.Name, "Host") {
+		if !equalFoldASCII(f.Name, "Host") {
 			continue
 		}
 		if seen && f.Value != first {

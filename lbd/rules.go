@@ -19,7 +19,7 @@ func applyHeaderRule(r *haproxycfg.HTTPRule, h *Header, tx *txn) {
 		h.Del(r.Name)
 	case "replace-header":
 		for i, f := range *h {
-			if strings.EqualFold(f.Name, r.Name) {
+			if equalFoldASCII(f.Name, r.Name) {
 				var dst [4]int
 				if m := submatch(r.Regexp, f.Value, &dst); m != nil {
 					(*h)[i].Value = expandRepl(r.Value, f.Value, m)
@@ -28,7 +28,7 @@ func applyHeaderRule(r *haproxycfg.HTTPRule, h *Header, tx *txn) {
 		}
 	case "replace-value":
 		for i, f := range *h {
-			if strings.EqualFold(f.Name, r.Name) {
+			if equalFoldASCII(f.Name, r.Name) {
 				(*h)[i].Value = replaceValues(r.Regexp, r.Value, f.Value)
 			}
 		}

@@ -206,6 +206,24 @@ func TestRequestCookieEdits(t *testing.T) {
 	}
 }
 
+func TestEqualFoldASCII(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{"Host", "host", true},
+		{"CONTENT-LENGTH", "Content-Length", true},
+		{"", "", true},
+		{"Host", "Hosts", false},
+		{"Hoſt", "Host", false}, // Unicode folds ſ to s, HTTP does not
+		{"@", "`", false},       // 0x40 and 0x60 are no letters
+		{"x-a[", "X-A{", false},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, equalFoldASCII(tt.a, tt.b), "%q %q", tt.a, tt.b)
+	}
+}
+
 func TestHTTP1Framing(t *testing.T) {
 	raw := "POST /a?b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Trailer: 1\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n"
 	br := bufio.NewReader(strings.NewReader(raw))
