@@ -277,7 +277,7 @@ func (l *Loop) waitMillis() int {
 	if len(l.timers) == 0 {
 		return -1
 	}
-	d := l.timers[0].when.Sub(time.Now())
+	d := l.timers[0].key.Sub(time.Now())
 	if d <= 0 {
 		return 0
 	}
@@ -287,8 +287,14 @@ func (l *Loop) waitMillis() int {
 func (l *Loop) runTimers() {
 	for len(l.timers) > 0 && !l.stopped {
 		t := l.timers[0]
-		if t.when.After(l.now) {
+		if t.key.After(l.now) {
 			return
+		}
+		if t.when.After(l.now) {
+			// moved later since it took its place: it takes its new one
+			t.key = t.when
+			heap.Fix(&l.timers, 0)
+			continue
 		}
 		heap.Pop(&l.timers)
 		t.f()
@@ -300,8 +306,13 @@ func (l *Loop) runTimers() {
 type Timer struct {
 	l    *Loop
 	when time.Time
-	idx  int // in the heap, -1 when not armed
-	f    func()
+	// key orders the heap: when, or an earlier deadline when the timer
+	// was moved later since (it moves in the heap once that comes up,
+	// not at each Reset: a connection's timeout is pushed back at each
+	// request)
+	key time.Time
+	idx int // in the heap, -1 when not armed
+	f   func()
 }
 
 // NewTimer returns a timer that runs f when it fires; it is not armed.
@@ -314,9 +325,14 @@ func (t *Timer) Reset(d time.Duration) { t.ResetAt(t.l.now.Add(d)) }
 func (t *Timer) ResetAt(when time.Time) {
 	t.when = when
 	if t.idx >= 0 {
+		if !when.Before(t.key) {
+			return // later: runTimers moves it when its key comes up
+		}
+		t.key = when
 		heap.Fix(&t.l.timers, t.idx)
 		return
 	}
+	t.key = when
 	heap.Push(&t.l.timers, t)
 }
 
@@ -336,7 +352,7 @@ func (t *Timer) Armed() bool { return t.idx >= 0 }
 type timerHeap []*Timer
 
 func (h timerHeap) Len() int           { return len(h) }
-func (h timerHeap) Less(i, j int) bool { return h[i].when.Before(h[j].when) }
+func (h timerHeap) Less(i, j int) bool { return h[i].key.Before(h[j].key) }
 func (h timerHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].idx = i

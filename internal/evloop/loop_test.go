@@ -386,6 +386,25 @@ func TestTimerReset(t *testing.T) {
 	}
 }
 
+// TestTimerMovedLaterTwice checks a timer pushed back twice, the second
+// time less far: the heap moves it lazily (once its first deadline comes
+// up), yet it fires at its last deadline, after the timer due between.
+func TestTimerMovedLaterTwice(t *testing.T) {
+	ms := time.Millisecond
+	l := startLoop(t)
+	var s *timerSet
+	l.do(func() {
+		s = newTimerSet(l, 2, 2)
+		s.reset(0, 10*ms)
+		s.reset(1, 30*ms)
+		s.reset(0, 80*ms)
+		s.reset(0, 50*ms)
+	})
+	got := s.wait(t)
+	assert.Equal(t, []int{1, 0}, s.order(got))
+	s.checkFirings(t, got)
+}
+
 // TestTimerResetWakesLoop checks that arming a timer from another event
 // shortens the loop's sleep: the loop sleeps for an hour-long timer when
 // a posted function re-arms it for now.
