@@ -209,7 +209,7 @@ func (lc *loopClient) readHead() {
 		if len(data) == 0 {
 			// the first bytes of a request: it has "timeout
 			// http-request" to arrive whole
-			lc.reqStart = time.Now()
+			lc.reqStart = lc.hl.lp.Now()
 			t := lc.c.fe.Cfg.Timeouts
 			if d := firstSet(t.HTTPRequest, t.Client); d > 0 {
 				lc.timer.Reset(d)
@@ -330,7 +330,7 @@ func (lc *loopClient) timeout() {
 // startTxn runs a request's transaction up to the exchange with a server.
 func (lc *loopClient) startTxn(req *Request) {
 	c, fe := lc.c, lc.c.fe
-	hdrs := time.Now()
+	hdrs := lc.hl.lp.Now()
 	start := lc.reqStart
 	if start.IsZero() {
 		start = hdrs
@@ -406,7 +406,7 @@ func (lc *loopClient) connect() {
 			return
 		}
 	}
-	lc.connStart = time.Now()
+	lc.connStart = lc.hl.lp.Now()
 	port := srv.Cfg.Port
 	if port == 0 {
 		port = int(lc.c.dst.Port())
@@ -461,10 +461,10 @@ func (lc *loopClient) connectProgress() {
 func (lc *loopClient) requestSent() {
 	if sc := lc.sc; sc.connecting {
 		sc.connecting = false
-		lc.tx.log.tc = ms(time.Since(lc.connStart))
+		lc.tx.log.tc = ms(lc.hl.lp.Now().Sub(lc.connStart))
 	}
 	lc.st = stWaitResp
-	lc.sentAt = time.Now()
+	lc.sentAt = lc.hl.lp.Now()
 	lc.serverTimer()
 	lc.readResponse()
 }
@@ -592,7 +592,7 @@ func (lc *loopClient) response(resp *Response) {
 		}
 		return
 	}
-	tx.log.tr = ms(time.Since(lc.sentAt))
+	tx.log.tr = ms(lc.hl.lp.Now().Sub(lc.sentAt))
 	srv := lc.srv
 	if n := srv.cur.Add(1); n > srv.max.Load() {
 		srv.max.Store(n)
