@@ -381,13 +381,15 @@ func writeRequestHead(w *bufio.Writer, req *Request) {
 	w.WriteString("\r\n")
 }
 
-// writeHeader writes fields in lower case, in order.
+// writeHeader writes fields in order, their names in lower case, each
+// line built in the writer's free space and written at once.
 func writeHeader(w *bufio.Writer, h Header) {
 	for _, f := range h {
-		writeLower(w, f.Name)
-		w.WriteString(": ")
-		w.WriteString(f.Value)
-		w.WriteString("\r\n")
+		b := appendLower(w.AvailableBuffer(), f.Name)
+		b = append(b, ": "...)
+		b = append(b, f.Value...)
+		b = append(b, "\r\n"...)
+		w.Write(b)
 	}
 }
 
@@ -500,15 +502,16 @@ func (p *readPacer) set(d time.Duration, fresh bool) {
 	}
 }
 
-// writeLower writes s in ASCII lower case without allocating.
-func writeLower(w *bufio.Writer, s string) {
+// appendLower appends s in ASCII lower case.
+func appendLower(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c >= 'A' && c <= 'Z' {
 			c += 'a' - 'A'
 		}
-		w.WriteByte(c)
+		b = append(b, c)
 	}
+	return b
 }
 
 // bufPools recycles connection buffers: connections come and go (a new

@@ -172,14 +172,12 @@ func (c *clientConn) respondHead(tx *txn, bw *bufio.Writer, srv *Server, resp *R
 		resp.Header.Add("connection", "keep-alive")
 	}
 
-	bw.WriteString(resp.Proto)
-	bw.WriteByte(' ')
-	bw.WriteString(strconv.Itoa(resp.Status))
+	line := append(bw.AvailableBuffer(), resp.Proto...)
+	line = strconv.AppendInt(append(line, ' '), int64(resp.Status), 10)
 	if resp.Reason != "" {
-		bw.WriteByte(' ')
-		bw.WriteString(resp.Reason)
+		line = append(append(line, ' '), resp.Reason...)
 	}
-	bw.WriteString("\r\n")
+	bw.Write(append(line, "\r\n"...))
 	writeHeader(bw, resp.Header)
 	bw.WriteString("\r\n")
 	return serverKeep
