@@ -16,8 +16,8 @@ type txn struct {
 	src netip.AddrPort
 	dst netip.AddrPort
 	req *Request
-	log *reqLog // trace, or another transaction's log
-	// trace is the log of a transaction newTxn made
+	log *reqLog // &trace once newTxn made the transaction
+	// trace is the transaction's log, allocated with it
 	trace reqLog
 
 	// keep: the client connection stays open after this transaction.

@@ -42,7 +42,8 @@ func (b *Backend) requestCookie(req *Request) persistence {
 		if !equalFoldASCII(f.Name, "Cookie") {
 			continue
 		}
-		// the value again, ";"-separated, with the parts kept
+		// the header's new value: the parts kept, ";"-separated, in a
+		// stack buffer (a string is made only when it differs)
 		var buf [256]byte
 		out := buf[:0]
 		kept := 0
