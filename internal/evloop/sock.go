@@ -74,43 +74,37 @@ func Connect(addr netip.AddrPort) (int, error) {
 // file layer's work of read(2) (position lock, checks, notifications).
 // Any other descriptor is read with read(2).
 func Read(fd int, p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	n, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), 0, 0, 0)
-	if e == unix.ENOTSOCK {
-		n, _, e = unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-	}
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
+	return rawIO(unix.SYS_RECVFROM, unix.SYS_READ, fd, p, 0)
 }
 
 // Write writes to fd as Read reads: sendto on a socket (without SIGPIPE:
 // a closed peer is EPIPE), write(2) on anything else.
 func Write(fd int, p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	n, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), unix.MSG_NOSIGNAL, 0, 0)
-	if e == unix.ENOTSOCK {
-		n, _, e = unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-	}
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
+	return rawIO(unix.SYS_SENDTO, unix.SYS_WRITE, fd, p, unix.MSG_NOSIGNAL)
 }
 
 // sendMore writes p to the socket fd as Write does, telling the kernel
 // that more is to come (MSG_MORE): a tail shorter than a segment waits
 // for the next write or for the FIN.
 func sendMore(fd int, p []byte) (int, error) {
+	return rawIO(unix.SYS_SENDTO, noFileTrap, fd, p, unix.MSG_MORE|unix.MSG_NOSIGNAL)
+}
+
+// noFileTrap tells rawIO that a descriptor must be a socket (read(2) is
+// system call 0).
+const noFileTrap = ^uintptr(0)
+
+// rawIO is recvfrom or sendto (sockTrap) of p on fd with flags, as a raw
+// system call. On a descriptor that is no socket it is fileTrap (read or
+// write) instead, unless that is noFileTrap.
+func rawIO(sockTrap, fileTrap uintptr, fd int, p []byte, flags uintptr) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	n, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), unix.MSG_MORE|unix.MSG_NOSIGNAL, 0, 0)
+	n, _, e := unix.RawSyscall6(sockTrap, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), flags, 0, 0)
+	if e == unix.ENOTSOCK && fileTrap != noFileTrap {
+		n, _, e = unix.RawSyscall(fileTrap, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	}
 	if e != 0 {
 		return 0, e
 	}
