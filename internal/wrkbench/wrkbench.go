@@ -5,6 +5,7 @@ package wrkbench
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"regexp"
 	"slices"
@@ -79,7 +80,8 @@ const defaultRounds = 5
 // errors of all rounds. The second implementation's also report
 // req/s-ratio and p99-ratio: the median over the rounds of its figure
 // divided by the first one's in the same round, and log them against the
-// issues' targets with the ratio of every round. The machine is shared
+// issues' targets with the ratio of every round and how far the rounds
+// settle the requests-a-second target (see spread). The machine is shared
 // and its speed drifts by more than the differences measured (±15 % from
 // one round to the next in the lab); the two runs of one round see the
 // same machine, so the ratio of a round is the steadier comparison.
@@ -120,8 +122,8 @@ func Compare(b *testing.B, impls [2]string, cases []string, run func(cs, impl st
 					rps, p99 := medianOf(rr), medianOf(pr)
 					b.ReportMetric(rps, "req/s-ratio")
 					b.ReportMetric(p99, "p99-ratio")
-					b.Logf("%s at %.2f× %s's requests a second, p99 %.2f× — %s (requests a second, round by round: %s)",
-						impl, rps, impls[0], p99, verdict(rps, p99), joinRatios(rr))
+					b.Logf("%s at %.2f× %s's requests a second, p99 %.2f× — %s (requests a second, round by round: %s; %s)",
+						impl, rps, impls[0], p99, verdict(rps, p99), joinRatios(rr), spread(rr, targetRPSRatio))
 				}
 			})
 		}
@@ -148,6 +150,54 @@ func verdict(rps, p99 float64) string {
 		return "target met"
 	}
 	return "target missed: " + strings.Join(miss, ", ")
+}
+
+// spread says how far the rounds' ratios settle the median against
+// target: the rounds at or above it, and an interval that holds the
+// median with a known probability whatever the ratios' distribution.
+func spread(rs []float64, target float64) string {
+	if len(rs) == 0 {
+		return "no rounds"
+	}
+	won := 0
+	for _, r := range rs {
+		if r >= target {
+			won++
+		}
+	}
+	s := fmt.Sprintf("%d of %d rounds at %.1f× or more", won, len(rs), target)
+	lo, hi, p := medianInterval(rs)
+	s += fmt.Sprintf(", the median within %.2f–%.2f with %.0f %% confidence", lo, hi, 100*p)
+	if lo < target && target <= hi {
+		s += ": the rounds do not settle the target"
+	}
+	return s
+}
+
+// medianInterval is the distribution-free confidence interval of the
+// median of vs (sorted order statistics k and n+1-k, the sign test's
+// interval): the narrowest with a confidence of at least 90 %, or, with
+// too few values for that, their whole range. p is its confidence.
+func medianInterval(vs []float64) (lo, hi, p float64) {
+	n := len(vs)
+	if n == 0 {
+		return 0, 0, 0
+	}
+	vs = slices.Clone(vs)
+	slices.Sort(vs)
+	// with X ~ Binomial(n, ½), the order statistics k and n+1-k miss
+	// the median with probability 2·P(X < k); pk is P(X = k)
+	k, pk := 1, math.Pow(0.5, float64(n))
+	miss := pk
+	for 2*(k+1) <= n+1 {
+		pk *= float64(n-k+1) / float64(k)
+		if 1-2*(miss+pk) < 0.9 {
+			break
+		}
+		miss += pk
+		k++
+	}
+	return vs[k-1], vs[n-k], 1 - 2*miss
 }
 
 // summarize is the median of each figure over rounds, and their errors

@@ -100,3 +100,31 @@ func TestVerdict(t *testing.T) {
 		assert.Equal(t, tc.want, verdict(tc.rps, tc.p99), "%v %v", tc.rps, tc.p99)
 	}
 }
+
+func TestMedianInterval(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		vs        []float64
+		lo, hi, p float64
+	}{
+		{"none", nil, 0, 0, 0},
+		{"one", []float64{1.1}, 1.1, 1.1, 0},
+		{"five: their whole range", []float64{1.13, 0.93, 0.96, 1.13, 0.84}, 0.84, 1.13, 1 - 2.0/32},
+		{"fifteen: the 4th and 12th", []float64{15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1}, 4, 12, 1 - 2*576.0/32768},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lo, hi, p := medianInterval(tc.vs)
+			assert.InDelta(t, tc.lo, lo, 1e-9)
+			assert.InDelta(t, tc.hi, hi, 1e-9)
+			assert.InDelta(t, tc.p, p, 1e-9)
+		})
+	}
+}
+
+func TestSpread(t *testing.T) {
+	assert.Equal(t, "3 of 5 rounds at 1.0× or more, the median within 0.84–1.13 with 94 % confidence: the rounds do not settle the target",
+		spread([]float64{1.13, 0.93, 1.0, 1.13, 0.84}, 1.0))
+	assert.Equal(t, "5 of 5 rounds at 1.0× or more, the median within 1.02–1.30 with 94 % confidence",
+		spread([]float64{1.1, 1.2, 1.02, 1.3, 1.15}, 1.0))
+	assert.Equal(t, "no rounds", spread(nil, 1.0))
+}
