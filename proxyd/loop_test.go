@@ -445,17 +445,12 @@ type ltCase struct {
 	// gorErrLogDiffers: why the goroutine path's error log line differs
 	// (not compared); gorDiffers: why nothing is compared with it
 	gorErrLogDiffers, gorDiffers string
-	// bug skips the case: the loop does not do what it checks yet
-	bug string
 }
 
 // ltCheckCase runs tc on the proxy with loops and on the one with
 // goroutines and compares: the loop counts, the responses, the error and
 // access logs.
 func ltCheckCase(t *testing.T, loop, gor *ltProxy, tc ltCase) {
-	if tc.bug != "" {
-		t.Skip(tc.bug)
-	}
 	got := ltRun(t, loop, tc.talk)
 	assert.Equal(t, tc.stats, got.delta, "loop counts")
 	if tc.check != nil {
