@@ -59,10 +59,14 @@ func benchSeconds() time.Duration {
 }
 
 // startProcess runs a proxy binary with conf and returns its PID and listen
-// address; the process is stopped when the benchmark ends.
+// address; the process is stopped when the benchmark ends. It runs in a
+// session of its own, as a service in a cgroup of its own: the kernel's
+// autogroups then share CPU between it and the benchmark's load by
+// process, not by thread (see lbd's BenchmarkHAProxyVsLBD).
 func startProcess(b *testing.B, bin string, args []string, addr string) *exec.Cmd {
 	b.Helper()
 	cmd := exec.Command(bin, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	require.NoError(b, cmd.Start())
 	b.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
