@@ -32,7 +32,7 @@ const benchDuration = 3 * time.Second
 // the kernel's autogroups, CPU is then shared between the processes, not
 // between their threads. In the benchmark's own session haproxy's second
 // thread doubled its share against lbd's one loop: lbd read 0.87–1.01
-// there (two runs), 1.06–1.19 in sessions of their own (one run).
+// there, 1.06–1.31 in sessions of their own (two runs each).
 func BenchmarkHAProxyVsLBD(b *testing.B) {
 	wrk, err := exec.LookPath("wrk")
 	if err != nil {
