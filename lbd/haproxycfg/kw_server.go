@@ -3,6 +3,7 @@ package haproxycfg
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -11,6 +12,8 @@ const (
 	defaultInter = 2 * time.Second
 	defaultRise  = 2
 	defaultFall  = 3
+	// defaultPoolPurgeDelay is pool-purge-delay's default
+	defaultPoolPurgeDelay = 5 * time.Second
 )
 
 func (p *parser) server(px *Proxy, l Line) {
@@ -34,7 +37,8 @@ func (p *parser) server(px *Proxy, l Line) {
 		return
 	}
 	s := &Server{Pos: l.Pos, Name: name, Addr: w[2], Host: host, Port: port,
-		Inter: defaultInter, Rise: defaultRise, Fall: defaultFall, Weight: 1}
+		Inter: defaultInter, Rise: defaultRise, Fall: defaultFall, Weight: 1,
+		PoolMaxConn: -1, PoolPurgeDelay: defaultPoolPurgeDelay}
 	srvErr := func(format string, args ...any) {
 		p.alerts = append(p.alerts, &Alert{Msg: fmt.Sprintf("[%s] : %s : ", l.Pos, where) + fmt.Sprintf(format, args...)})
 	}
@@ -45,12 +49,16 @@ func (p *parser) server(px *Proxy, l Line) {
 			"slowstart": true, "on-error": true, "on-marked-down": true, "on-marked-up": true,
 			"error-limit": true, "observe": true, "addr": true, "id": true, "agent-port": true,
 			"agent-inter": true, "check-sni": true, "sni": true, "minconn": true, "maxqueue": true,
-			"pool-max-conn": true, "pool-purge-delay": true, "source": true, "resolvers": true,
+			"pool-max-conn": true, "pool-purge-delay": true, "pool-low-conn": true, "source": true, "resolvers": true,
 			"init-addr": true, "proto": true, "alpn": true, "verify": true, "resolve-prefer": true}[kw]
 		arg := ""
 		if needArg {
 			if i+1 >= len(w) {
-				srvErr("'%s' expects an argument.", kw)
+				if strings.HasPrefix(kw, "pool-") {
+					srvErr("'%s' expects <value> as argument..", kw)
+				} else {
+					srvErr("'%s' expects an argument.", kw)
+				}
 				return
 			}
 			arg = w[i+1]
@@ -123,9 +131,28 @@ func (p *parser) server(px *Proxy, l Line) {
 			if !ok {
 				srvErr("'maxconn' expects an integer argument.")
 			}
+		case "pool-max-conn":
+			s.PoolMaxConn = atoi(arg)
+			if s.PoolMaxConn < -1 {
+				srvErr("'%s' must be >= -1.", kw)
+				return
+			}
+		case "pool-low-conn":
+			s.PoolLowConn = atoi(arg)
+		case "pool-purge-delay":
+			d, err := parseTime(arg)
+			switch {
+			case err != nil && err.Error() == "timer overflow":
+				srvErr("timer overflow in argument '%s' to '%s' (maximum value is 2147483647 ms or ~24.8 days)", arg, kw)
+				return
+			case err != nil:
+				srvErr("%v in argument to <%s>..", err, kw)
+				return
+			}
+			s.PoolPurgeDelay = d
 		case "slowstart", "on-error", "on-marked-down", "on-marked-up", "error-limit", "observe",
 			"addr", "id", "agent-port", "agent-inter", "check-sni", "sni", "minconn", "maxqueue",
-			"pool-max-conn", "pool-purge-delay", "source", "resolvers", "init-addr", "proto", "alpn",
+			"source", "resolvers", "init-addr", "proto", "alpn",
 			"send-proxy", "send-proxy-v2", "no-send-proxy", "check-send-proxy",
 			"verify", "resolve-prefer", "non-stick", "tfo", "redir", "no-backup", "ssl", "no-ssl", "agent-check":
 			// Accepted without effect in lbd.

@@ -235,6 +235,11 @@ type Server struct {
 	Backup    bool
 	Disabled  bool
 	MaxConn   int
+	// idle connection pool: pool-max-conn (-1: no bound), pool-low-conn,
+	// pool-purge-delay (0: no idle connection kept)
+	PoolMaxConn    int
+	PoolLowConn    int
+	PoolPurgeDelay time.Duration
 }
 
 // CookieMode is how the persistence cookie is handled.

@@ -82,7 +82,7 @@ backend be
   option httpchk GET /health
   http-check expect status 200
   server s1 127.0.0.1:9001 check inter 500ms rise 1 fall 2 weight 3 cookie a backup
-  server s2 127.0.0.1:9002 disabled
+  server s2 127.0.0.1:9002 disabled pool-max-conn 10 pool-low-conn 2 pool-purge-delay 1s
 backend be2
   balance source
   option httpchk
@@ -120,6 +120,10 @@ listen st
 	assert.Equal(t, 500*time.Millisecond, be.Servers[0].Inter)
 	assert.True(t, be.Servers[0].Backup)
 	assert.True(t, be.Servers[1].Disabled)
+	assert.Equal(t, []int{-1, 0}, []int{be.Servers[0].PoolMaxConn, be.Servers[0].PoolLowConn}, "defaults")
+	assert.Equal(t, 5*time.Second, be.Servers[0].PoolPurgeDelay, "default")
+	assert.Equal(t, []int{10, 2}, []int{be.Servers[1].PoolMaxConn, be.Servers[1].PoolLowConn})
+	assert.Equal(t, time.Second, be.Servers[1].PoolPurgeDelay)
 	be2 := cfg.Proxy("be2", CapBackend)
 	assert.Equal(t, "OPTIONS", be2.HTTPCheck.Method)
 	assert.True(t, be2.HTTPCheck.Expect.Negate)
@@ -141,6 +145,9 @@ func TestParseErrors(t *testing.T) {
 		{"weight", "backend b\nserver s 127.0.0.1:2 weight 300\n", "[t.cfg:2] : 'server b/s' : weight of server s is not within 0 and 256 (300).."},
 		{"balance", "backend b\nbalance foo\n", "parsing [t.cfg:2] : balance only supports 'roundrobin', 'static-rr', 'leastconn', 'source', 'uri', 'url_param', 'hdr(name)' and 'rdp-cookie(name)' options."},
 		{"server kw", "backend b\nserver s 127.0.0.1:2 bogus\n", "[t.cfg:2] : 'server b/s' : unknown keyword 'bogus'."},
+		{"pool-max-conn", "backend b\nserver s 127.0.0.1:2 pool-max-conn -2\n", "[t.cfg:2] : 'server b/s' : 'pool-max-conn' must be >= -1."},
+		{"pool-purge-delay", "backend b\nserver s 127.0.0.1:2 pool-purge-delay 5q\n", "[t.cfg:2] : 'server b/s' : unexpected character 'q' in argument to <pool-purge-delay>.."},
+		{"pool-low-conn", "backend b\nserver s 127.0.0.1:2 pool-low-conn\n", "[t.cfg:2] : 'server b/s' : 'pool-low-conn' expects <value> as argument.."},
 		{"out of section", "bind 127.0.0.1:1\n", "parsing [t.cfg:1] : unknown keyword 'bind' out of section."},
 		{"cookie", "backend b\ncookie\n", "parsing [t.cfg:2] : 'cookie' expects <cookie_name> as argument."},
 		{"dup server", "backend b\nserver s 127.0.0.1:2\nserver s 127.0.0.1:3\n", "parsing [t.cfg:3] : backend 'b', another server named 's' was already defined at line 2, please use distinct names."},

@@ -98,3 +98,23 @@ func splitHostPort(addr string, needPort bool) (host string, port int, err error
 	}
 	return h, n, nil
 }
+
+// atoi reads a number as C's atoi does, which is how HAProxy reads some
+// keyword arguments: an optional sign and the digits that follow, 0 when
+// there are none; what comes after them is ignored.
+func atoi(s string) int {
+	s = strings.TrimLeft(s, " \t\n\v\f\r")
+	neg := false
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	n := 0
+	for i := 0; i < len(s) && s[i] >= '0' && s[i] <= '9' && n < 1<<31; i++ {
+		n = n*10 + int(s[i]-'0')
+	}
+	if neg {
+		return -n
+	}
+	return n
+}
