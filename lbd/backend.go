@@ -32,6 +32,8 @@ func newBackend(in *Instance, px *haproxycfg.Proxy) *Backend {
 		s := &Server{Cfg: sc, Name: sc.Name, Backend: b, Backup: sc.Backup, Weight: sc.Weight,
 			up: !sc.Disabled, maint: sc.Disabled, health: sc.Rise}
 		s.ip, _ = netip.ParseAddr(s.host())
+		s.conns = newConnCounts(sc)
+		s.pool.counts = s.conns
 		b.Servers = append(b.Servers, s)
 	}
 	b.Balancer = newBalancer(px.Balance.Algo, b.Servers)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,10 +29,21 @@ type serverConn struct {
 	// served counts the requests sent on the connection.
 	served int
 	rd     readPacer
+	pooled bool // in its server's pool (guarded by the server's lock)
+	closed atomic.Bool
 }
 
+// close closes a connection that is not pooled (see connCounts).
 func (sc *serverConn) close() {
-	if sc != nil {
+	if sc != nil && !sc.closed.Swap(true) {
+		sc.srv.conns.closedInUse()
+		closeServerConn(sc.conn)
+	}
+}
+
+// closeConn closes a connection taken out of the pool to be closed.
+func (sc *serverConn) closeConn() {
+	if !sc.closed.Swap(true) {
 		closeServerConn(sc.conn)
 	}
 }

@@ -124,41 +124,31 @@ func (c *clientConn) tryServer(be *Backend, srv *Server, req *Request, sc *serve
 
 var errConnect = errors.New("connection to server failed")
 
-// mayReuse tells whether the request in progress may take an idle server
-// connection, and one that carried at least how many requests (see
-// connect for the http-reuse strategies).
-func (c *clientConn) mayReuse(be *Backend) (pool bool, minServed int) {
-	if c.requests > 1 {
-		return be.Cfg.HTTPReuse != "never", 0
-	}
-	switch be.Cfg.HTTPReuse {
-	case "always":
-		return true, 0
-	case "aggressive":
-		return true, 2
-	}
-	return false, 0
+// reuse tells which pooled server connections the request in progress
+// may take under the backend's http-reuse strategy (see reuseFor).
+func (c *clientConn) reuse(be *Backend) reuseKind {
+	return reuseFor(be.Cfg.HTTPReuse, c.requests > 1)
 }
 
 // connect returns a connection to srv, reusing sc when it goes there.
-// Otherwise it takes an idle one from the server's pool as the backend's
-// http-reuse strategy allows, as HAProxy does: "never" shares none (a
-// connection stays with its client connection), "safe" (the default)
-// sends the first request of a client connection over a connection of
-// its own and later ones over any, "aggressive" lets a first request take
-// a connection already reused once, "always" any.
+// Otherwise it takes a pooled one as the backend's http-reuse strategy
+// allows, as HAProxy does: "never" shares none (a connection stays with
+// its client connection), "safe" (the default) sends the first request
+// of a client connection over a connection of its own and later ones over
+// any, "aggressive" lets a first request take a connection already reused
+// once, "always" any.
 func (c *clientConn) connect(be *Backend, srv *Server, sc *serverConn) (*serverConn, error) {
 	if sc != nil && sc.srv == srv {
 		return sc, nil
 	}
 	sc.close()
-	if pool, minServed := c.mayReuse(be); pool {
-		if idle := srv.getIdle(minServed); idle != nil {
-			return idle, nil
-		}
+	if idle := srv.getIdle(c.reuse(be)); idle != nil {
+		return idle, nil
 	}
+	srv.conns.opened()
 	conn, err := srv.dial(int(c.dst.Port()), firstSet(be.Cfg.Timeouts.Connect, 30*time.Second))
 	if err != nil {
+		srv.conns.closedInUse()
 		return nil, errors.Join(errConnect, err)
 	}
 	out := &countWriter{w: conn, idle: be.Cfg.Timeouts.Server}

@@ -34,8 +34,15 @@ type httpLoop struct {
 
 	clients   map[*loopClient]struct{}
 	acceptors []*acceptor
-	// idle keeps server connections between requests, per server
-	idle map[*Server][]*loopServer
+	// pools keep idle server connections between requests, per server
+	pools map[*Server]*loopPool
+}
+
+// loopPool is the loop's pool of idle connections to one server, with
+// the timer of its purge.
+type loopPool struct {
+	connPool[*loopServer]
+	timer *evloop.Timer
 }
 
 // maxPending bounds the output a connection buffers before the loop stops
@@ -50,7 +57,7 @@ func newHTTPLoop(in *Instance) (*httpLoop, error) {
 	hl := &httpLoop{
 		in: in, lp: lp,
 		clients: map[*loopClient]struct{}{},
-		idle:    map[*Server][]*loopServer{},
+		pools:   map[*Server]*loopPool{},
 	}
 	hl.parser = bufio.NewReaderSize(&hl.src, 16<<10)
 	go func() {
@@ -137,12 +144,13 @@ func (hl *httpLoop) stop() {
 		for _, a := range hl.acceptors {
 			hl.lp.Close(a.fd)
 		}
-		for _, list := range hl.idle {
-			for _, sc := range list {
-				sc.close()
+		for _, p := range hl.pools {
+			p.timer.Stop()
+			for _, sc := range p.drain() {
+				sc.closePurged()
 			}
 		}
-		hl.idle = nil
+		hl.pools = nil
 		hl.lp.Stop()
 	})
 	<-hl.lp.Done()
@@ -283,7 +291,7 @@ type loopServer struct {
 	used       bool // already carried a request
 	served     int  // requests sent on it
 	pooled     bool
-	idleSince  time.Time
+	counted    bool // in its server's connCounts
 	closed     bool
 }
 
@@ -354,8 +362,14 @@ func (sc *loopServer) close() {
 		return
 	}
 	sc.closed = true
-	if sc.pooled {
-		sc.hl.removeIdle(sc)
+	switch {
+	case sc.pooled:
+		sc.pooled = false
+		if p := sc.hl.pools[sc.srv]; p != nil {
+			p.remove(sc)
+		}
+	case sc.counted:
+		sc.srv.conns.closedInUse()
 	}
 	if lc := sc.owner; lc != nil && lc.sc == sc {
 		lc.sc = nil
@@ -372,45 +386,62 @@ func (sc *loopServer) close() {
 	sc.hl.lp.Close(sc.FD)
 }
 
-// putIdle pools a server connection, closing the oldest beyond the bound.
+// closePurged closes a connection the pool took out to close (it was
+// counted idle, and the pool has uncounted it).
+func (sc *loopServer) closePurged() {
+	sc.pooled, sc.counted = false, false
+	sc.close()
+}
+
+// pool returns the loop's pool of idle connections to srv.
+func (hl *httpLoop) pool(srv *Server) *loopPool {
+	p := hl.pools[srv]
+	if p == nil {
+		p = &loopPool{connPool: connPool[*loopServer]{counts: srv.conns}}
+		p.timer = hl.lp.NewTimer(func() { hl.purge(p) })
+		hl.pools[srv] = p
+	}
+	return p
+}
+
+// putIdle offers a server connection whose request is over to its pool,
+// and closes it when the pool does not keep it.
 func (hl *httpLoop) putIdle(sc *loopServer) {
-	sc.owner, sc.pooled, sc.idleSince = nil, true, hl.lp.Now()
-	list := hl.idle[sc.srv]
-	if len(list) >= maxIdlePerServer {
-		list[0].pooled = false
-		list[0].close()
-		list = list[1:]
+	p := hl.pool(sc.srv)
+	kept, purgeAt := p.put(sc, sc.served > 1, hl.lp.Now())
+	if !kept {
+		sc.close()
+		return
 	}
-	hl.idle[sc.srv] = append(list, sc)
+	sc.owner, sc.pooled = nil, true
+	hl.armPurge(p, purgeAt)
 }
 
-// getIdle takes the most recently used idle connection to srv that has
-// carried at least minServed requests (see clientConn.connect).
-func (hl *httpLoop) getIdle(srv *Server, minServed int) *loopServer {
-	list := hl.idle[srv]
-	now := hl.lp.Now()
-	for i := len(list) - 1; i >= 0; i-- {
-		sc := list[i]
-		if now.Sub(sc.idleSince) >= idleServerTimeout {
-			sc.close()
-			list = hl.idle[srv]
-			continue
-		}
-		if sc.served >= minServed {
-			hl.removeIdle(sc)
-			return sc
-		}
+// getIdle takes the oldest pooled connection to srv a request may reuse.
+func (hl *httpLoop) getIdle(srv *Server, k reuseKind) *loopServer {
+	p := hl.pools[srv]
+	if k == reuseNone || p == nil {
+		return nil
 	}
-	return nil
-}
-
-func (hl *httpLoop) removeIdle(sc *loopServer) {
-	list := hl.idle[sc.srv]
-	for i, x := range list {
-		if x == sc {
-			hl.idle[sc.srv] = append(list[:i], list[i+1:]...)
-			break
-		}
+	sc, ok := p.take(k)
+	if !ok {
+		return nil
 	}
 	sc.pooled = false
+	return sc
+}
+
+// purge runs a pool's purge (see connPool.purge).
+func (hl *httpLoop) purge(p *loopPool) {
+	kill, next := p.purge(hl.lp.Now())
+	for _, sc := range kill {
+		sc.closePurged()
+	}
+	hl.armPurge(p, next)
+}
+
+func (hl *httpLoop) armPurge(p *loopPool, when time.Time) {
+	if !when.IsZero() && (!p.timer.Armed() || !p.timer.When().Equal(when)) {
+		p.timer.ResetAt(when)
+	}
 }

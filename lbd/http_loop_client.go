@@ -400,11 +400,9 @@ func (lc *loopClient) connect() {
 		}
 		sc.close()
 	}
-	if pool, minServed := lc.c.mayReuse(be); pool {
-		if sc := lc.hl.getIdle(srv, minServed); sc != nil {
-			lc.useServer(sc)
-			return
-		}
+	if sc := lc.hl.getIdle(srv, lc.c.reuse(be)); sc != nil {
+		lc.useServer(sc)
+		return
 	}
 	lc.connStart = lc.hl.lp.Now()
 	port := srv.Cfg.Port
@@ -426,6 +424,8 @@ func (lc *loopClient) connect() {
 		lc.connectFailed(err)
 		return
 	}
+	srv.conns.opened()
+	sc.counted = true
 	lc.sc = sc
 	lc.st = stConnect
 	lc.timer.Reset(firstSet(be.Cfg.Timeouts.Connect, 30*time.Second))

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"halab/internal/gobuild"
+	"halab/internal/wrkbench"
 	"halab/lab"
 	"halab/lab/capture"
 )
@@ -244,4 +245,67 @@ func checkFlow(packets []capture.Packet, lb netip.Addr) string {
 		}
 	}
 	return ""
+}
+
+// TestLabServerConnectionReuse runs three clients one after the other
+// through the balancer node, each sending three requests over one
+// connection, under haproxy (one thread) and lbd with http-reuse safe, and
+// compares the server connections the app saw them on (numbered by the
+// balancer's source port, in the order they came): a client's first
+// request gets a connection of its own, closed after it while the first
+// one waits idle, and its later requests take that one.
+func TestLabServerConnectionReuse(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("lab tests need root")
+	}
+	if _, err := os.Stat(haproxyBin); err != nil {
+		t.Skip("haproxy is not installed")
+	}
+	bin := gobuild.ForTest(t, "../cmd/lbd", "../cmd/labapp")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	topo, err := lab.ParseTopology("lb1r.yaml", []byte(strings.Replace(labTopology, "name: lb1", "name: lb1r", 1)))
+	require.NoError(t, err)
+	l, err := lab.Up(ctx, topo)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = l.Down(context.Background()) })
+	_, err = l.MustNode("app01").Start(ctx, lab.ProcSpec{Name: "labapp", Args: []string{filepath.Join(bin, "labapp"), "-listen", ":80"}})
+	require.NoError(t, err)
+	cfg := filepath.Join(l.SharedDir(), "reuse.cfg")
+	require.NoError(t, os.WriteFile(cfg, []byte("global\n    nbthread 1\ndefaults\n    mode http\n    timeout connect 5s\n"+
+		"    timeout client 30s\n    timeout server 30s\nlisten web\n    bind *:8080\n    http-reuse safe\n"+
+		"    server App01 10.0.2.11:80\n"), 0o644))
+	client, balancer := l.MustNode("client"), l.MustNode("haproxy01")
+	peer := regexp.MustCompile(`"peer":"10\.0\.2\.31:(\d+)"`)
+	run := func(name, bin string) []int {
+		p, err := balancer.Start(ctx, lab.ProcSpec{Name: name, Args: []string{bin, "-db", "-f", cfg}})
+		require.NoError(t, err)
+		defer func() {
+			sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer scancel()
+			_ = p.Stop(sctx)
+		}()
+		require.NoError(t, wrkbench.WaitListening(ctx, client, "10.0.1.31:8080"))
+		num := map[string]int{}
+		var seq []int
+		for range 3 {
+			url := "http://10.0.1.31:8080/"
+			out, err := client.Run(ctx, "curl", "-s", "--max-time", "10", url, url, url)
+			require.NoError(t, err, out)
+			ms := peer.FindAllStringSubmatch(out, -1)
+			require.Len(t, ms, 3, "%s: %s", name, out)
+			for _, m := range ms {
+				if _, ok := num[m[1]]; !ok {
+					num[m[1]] = len(num) + 1
+				}
+				seq = append(seq, num[m[1]])
+			}
+			time.Sleep(100 * time.Millisecond) // the client's goodbye reaches the balancer
+		}
+		return seq
+	}
+	hap := run("haproxy", haproxyBin)
+	ours := run("lbd", filepath.Join(bin, "lbd"))
+	assert.Equal(t, hap, ours, "server connections (haproxy, lbd)")
+	assert.Equal(t, []int{1, 1, 1, 2, 1, 1, 3, 1, 1}, ours)
 }

@@ -48,7 +48,11 @@ type Server struct {
 
 	lb lbNode // balancer bookkeeping, guarded by the balancer's lock
 
-	idle       []idleConn // kept-alive connections, guarded by mu
+	// conns counts the connections to the server for the idle pools;
+	// pool holds the goroutine path's idle ones, guarded by mu
+	conns      *connCounts
+	pool       connPool[*serverConn]
+	purge      *time.Timer // runs the pool's purge
 	closedPool bool
 }
 

@@ -4,41 +4,27 @@ import (
 	"time"
 )
 
-// maxIdlePerServer bounds the idle connections kept to one server.
-const maxIdlePerServer = 64
+// The goroutine path's idle server connections: one pool per server (see
+// connpool.go), guarded by the server's lock.
 
-// idleConn is a kept-alive server connection waiting for a request.
-type idleConn struct {
-	sc    *serverConn
-	since time.Time
-}
-
-// getIdle takes the most recently used idle connection to s that has
-// carried at least minServed requests, if any (see connect for the
-// http-reuse strategies). Connections idle too long are closed on the way.
-func (s *Server) getIdle(minServed int) *serverConn {
+// getIdle takes the oldest pooled connection to s that a request may
+// reuse, if any.
+func (s *Server) getIdle(k reuseKind) *serverConn {
+	if k == reuseNone {
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i := len(s.idle) - 1; i >= 0; i-- {
-		ic := s.idle[i]
-		if time.Since(ic.since) >= idleServerTimeout {
-			ic.sc.close()
-			s.idle = append(s.idle[:i], s.idle[i+1:]...)
-			continue
-		}
-		if ic.sc.served >= minServed {
-			s.idle = append(s.idle[:i], s.idle[i+1:]...)
-			return ic.sc
-		}
+	sc, ok := s.pool.take(k)
+	if !ok {
+		return nil
 	}
-	return nil
+	sc.pooled = false
+	return sc
 }
 
-// idleServerTimeout drops idle connections the server may have closed.
-const idleServerTimeout = 30 * time.Second
-
-// putIdle returns a connection to the pool, closing the oldest beyond the
-// bound.
+// putIdle offers a connection whose request is over to the pool, and
+// closes it when the pool does not keep it.
 func (s *Server) putIdle(sc *serverConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -46,20 +32,53 @@ func (s *Server) putIdle(sc *serverConn) {
 		sc.close()
 		return
 	}
-	if len(s.idle) >= maxIdlePerServer {
-		s.idle[0].sc.close()
-		s.idle = append(s.idle[:0], s.idle[1:]...)
+	kept, purgeAt := s.pool.put(sc, sc.served > 1, time.Now())
+	if !kept {
+		sc.close()
+		return
 	}
-	s.idle = append(s.idle, idleConn{sc: sc, since: time.Now()})
+	sc.pooled = true
+	s.schedulePurge(purgeAt)
+}
+
+// schedulePurge arms the pool's purge for when; s.mu is held.
+func (s *Server) schedulePurge(when time.Time) {
+	if when.IsZero() {
+		return
+	}
+	d := time.Until(when)
+	if s.purge == nil {
+		s.purge = time.AfterFunc(d, s.purgeIdle)
+		return
+	}
+	s.purge.Reset(d)
+}
+
+// purgeIdle closes the pool's surplus connections when the purge is due.
+func (s *Server) purgeIdle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closedPool {
+		return
+	}
+	kill, next := s.pool.purge(time.Now())
+	for _, sc := range kill {
+		sc.pooled = false
+		sc.closeConn()
+	}
+	s.schedulePurge(next)
 }
 
 // closeIdle closes every idle connection and refuses new ones.
 func (s *Server) closeIdle() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, ic := range s.idle {
-		ic.sc.close()
+	for _, sc := range s.pool.drain() {
+		sc.pooled = false
+		sc.closeConn()
 	}
-	s.idle = nil
+	if s.purge != nil {
+		s.purge.Stop()
+	}
 	s.closedPool = true
 }

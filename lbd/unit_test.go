@@ -445,10 +445,8 @@ func TestTCPKeepAlive(t *testing.T) {
 					for lc := range in.loop.clients {
 						cli = append(cli, lc.FD)
 					}
-					for _, list := range in.loop.idle {
-						for _, sc := range list {
-							srv = append(srv, sc.FD)
-						}
+					for _, p := range in.loop.pools {
+						p.each(func(sc *loopServer) { srv = append(srv, sc.FD) })
 					}
 				})
 				return len(cli) == 1 && len(srv) == 1
