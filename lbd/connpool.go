@@ -73,12 +73,13 @@ const (
 // connCounts are one server's connection counters, shared by its pools.
 type connCounts struct {
 	mu         sync.Mutex
-	used       int // connections open and not pooled
-	idle       int // connections pooled
-	maxUsed    int // the most used at once since the last purge
-	estNeed    int // the estimate of the connections needed
-	maxIdle    int // pool-max-conn: -1 for no bound
-	lowIdle    int // pool-low-conn
+	used       int    // connections open and not pooled
+	idle       int    // connections pooled
+	inList     [2]int // of which in each list
+	maxUsed    int    // the most used at once since the last purge
+	estNeed    int    // the estimate of the connections needed
+	maxIdle    int    // pool-max-conn: -1 for no bound
+	lowIdle    int    // pool-low-conn
 	purgeDelay time.Duration
 	purgeAt    time.Time // the next purge, zero when none is due
 }
@@ -99,6 +100,20 @@ func (cc *connCounts) use() {
 	cc.used++
 	cc.maxUsed = max(cc.maxUsed, cc.used)
 	cc.estNeed = max(cc.estNeed, cc.used)
+}
+
+// poolStats are the figures HAProxy's statistics give of a server's
+// connections.
+type poolStats struct {
+	idle, unsafeIdle, safeIdle, used, need int
+	limit                                  int // -1: none
+}
+
+func (cc *connCounts) stats() poolStats {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	return poolStats{idle: cc.idle, unsafeIdle: cc.inList[listIdle], safeIdle: cc.inList[listSafe],
+		used: cc.used, need: cc.estNeed, limit: cc.maxIdle}
 }
 
 // closedInUse counts the close of a connection that was not pooled.
@@ -130,6 +145,7 @@ func (p *connPool[C]) take(k reuseKind) (C, bool) {
 			cc := p.counts
 			cc.mu.Lock()
 			cc.idle--
+			cc.inList[l]--
 			cc.use()
 			cc.mu.Unlock()
 			return c, true
@@ -159,6 +175,7 @@ func (p *connPool[C]) put(c C, safe bool, now time.Time) (kept bool, purgeAt tim
 		l = listSafe
 	}
 	p.lists[l].push(c)
+	cc.inList[l]++
 	if cc.purgeAt.IsZero() {
 		cc.purgeAt = now.Add(cc.purgeDelay)
 	}
@@ -172,6 +189,7 @@ func (p *connPool[C]) remove(c C) bool {
 		if p.lists[l].remove(c) {
 			p.counts.mu.Lock()
 			p.counts.idle--
+			p.counts.inList[l]--
 			p.counts.mu.Unlock()
 			return true
 		}
@@ -208,6 +226,7 @@ func (p *connPool[C]) purge(now time.Time) (kill []C, next time.Time) {
 						break
 					}
 					kill = append(kill, c)
+					cc.inList[l]--
 				}
 			}
 			cc.idle -= len(kill)
@@ -226,6 +245,8 @@ func (p *connPool[C]) purge(now time.Time) (kill []C, next time.Time) {
 // drain empties the pool, returning its connections to close.
 func (p *connPool[C]) drain() []C {
 	var all []C
+	p.counts.mu.Lock()
+	defer p.counts.mu.Unlock()
 	for l := range p.lists {
 		for {
 			c, ok := p.lists[l].pop()
@@ -233,11 +254,10 @@ func (p *connPool[C]) drain() []C {
 				break
 			}
 			all = append(all, c)
+			p.counts.idle--
+			p.counts.inList[l]--
 		}
 	}
-	p.counts.mu.Lock()
-	p.counts.idle -= len(all)
-	p.counts.mu.Unlock()
 	return all
 }
 

@@ -48,7 +48,9 @@ func TestDiffStats(t *testing.T) {
 	for i, kind := range []string{"haproxy", "lbd"} {
 		a1, a2, a3 := startApp(t, "app01"), startApp(t, "app02"), startApp(t, "app03")
 		listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-		cfg := diffDefaults + `frontend fe
+		// one haproxy thread: idle server connections are kept per
+		// thread (see TestDiffServerConnectionOrder)
+		cfg := strings.Replace(diffDefaults, "global\n", "global\n    nbthread 1\n", 1) + `frontend fe
 bind ` + listen + `
 http-request use-service prometheus-exporter if { path /metrics }
 stats enable
@@ -74,7 +76,8 @@ server s3 ` + a3.Addr + ` backup
 		// the response went out: wait until the last request is counted.
 		for deadline := time.Now().Add(3 * time.Second); ; {
 			prom[i] = samples(scrape(t, "http://"+listen+"/metrics"))
-			if prom[i][`haproxy_backend_http_requests_total{proxy="be"}`] == "5" || time.Now().After(deadline) {
+			if prom[i][`haproxy_backend_http_requests_total{proxy="be"}`] == "5" &&
+				prom[i][`haproxy_server_used_connections_current{proxy="be",server="s1"}`] == "0" || time.Now().After(deadline) {
 				break
 			}
 			time.Sleep(50 * time.Millisecond)
@@ -110,8 +113,18 @@ server s3 ` + a3.Addr + ` backup
 		`haproxy_server_http_responses_total{proxy="be",server="s1",code="2xx"}`,
 		`haproxy_backend_http_requests_total{proxy="be"}`,
 		`haproxy_server_check_failures_total{proxy="be",server="s3"}`,
+		// five requests one after the other, each a client's first: the
+		// first one's server connection waits idle, the others close
+		`haproxy_server_idle_connections_current{proxy="be",server="s1"}`,
+		`haproxy_server_idle_connections_limit{proxy="be",server="s1"}`,
+		`haproxy_server_unsafe_idle_connections_current{proxy="be",server="s1"}`,
+		`haproxy_server_safe_idle_connections_current{proxy="be",server="s1"}`,
+		`haproxy_server_used_connections_current{proxy="be",server="s1"}`,
+		`haproxy_server_need_connections_current{proxy="be",server="s1"}`,
 	} {
 		assert.Equal(t, prom[0][k], prom[1][k], k)
 	}
 	assert.Equal(t, csv[0], csv[1])
+	assert.Equal(t, "1", prom[1][`haproxy_server_idle_connections_current{proxy="be",server="s1"}`])
+	assert.Equal(t, "1", prom[1][`haproxy_server_need_connections_current{proxy="be",server="s1"}`])
 }

@@ -76,6 +76,17 @@ func (in *Instance) Prometheus() string {
 		}},
 		{promMetric{"haproxy_server_check_last_change_seconds", "How long ago the last server state changed, in seconds", "gauge"}, 2, func(r statsRow) string { return fmt.Sprint(r.lastchg) }},
 		{promMetric{"haproxy_server_loadbalanced_total", "Total number of requests routed by load balancing since the worker process started (ignores queue pop and stickiness)", "counter"}, 2, func(r statsRow) string { return u(r.lbtot) }},
+		{promMetric{"haproxy_server_idle_connections_current", "Current number of idle connections available for reuse on this server", "gauge"}, 2, func(r statsRow) string { return fmt.Sprint(r.conns.idle) }},
+		{promMetric{"haproxy_server_idle_connections_limit", "Limit on the number of available idle connections on this server (server 'pool_max_conn' directive)", "gauge"}, 2, func(r statsRow) string {
+			if r.conns.limit < 0 {
+				return "NaN"
+			}
+			return fmt.Sprint(r.conns.limit)
+		}},
+		{promMetric{"haproxy_server_unsafe_idle_connections_current", "Current number of unsafe idle connections", "gauge"}, 2, func(r statsRow) string { return fmt.Sprint(r.conns.unsafeIdle) }},
+		{promMetric{"haproxy_server_safe_idle_connections_current", "Current number of safe idle connections", "gauge"}, 2, func(r statsRow) string { return fmt.Sprint(r.conns.safeIdle) }},
+		{promMetric{"haproxy_server_used_connections_current", "Current number of connections in use", "gauge"}, 2, func(r statsRow) string { return fmt.Sprint(r.conns.used) }},
+		{promMetric{"haproxy_server_need_connections_current", "Estimated needed number of connections", "gauge"}, 2, func(r statsRow) string { return fmt.Sprint(r.conns.need) }},
 	}
 	labels := func(r statsRow) string {
 		if r.typ == 2 {

@@ -30,6 +30,7 @@ type statsRow struct {
 	hasCheck                    bool
 	rise, fall, health          int
 	addr, cookie, mode, algo    string
+	conns                       poolStats // servers
 }
 
 // statsRows collects the statistics in HAProxy's order: each proxy's
@@ -65,7 +66,7 @@ func (in *Instance) statsRows() []statsRow {
 				econ: s.failedConn.Load(), eresp: s.failedResp.Load(), wretr: s.retried.Load(), wredis: s.redisp.Load(),
 				status: s.State(), weight: s.Weight, chkfail: s.chkFail.Load(), chkdown: s.downTrans.Load(),
 				hasCheck: s.Cfg.Check, rise: s.Cfg.Rise, fall: s.Cfg.Fall, addr: s.address(0), cookie: s.Cfg.Cookie,
-				mode: px.Mode.String()}
+				mode: px.Mode.String(), conns: s.conns.stats()}
 			s.mu.Lock()
 			r.health = s.health
 			lc := s.lastChg
