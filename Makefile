@@ -74,7 +74,7 @@ bench: deps build
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./lab && \
 	$(GO) test -run '^$$' -bench . ./lab/capture && \
 	$(GO) test -run '^$$' -bench . ./internal/tcpdial && \
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./vrrpd ./lbd ./proxyd && \
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 40m ./vrrpd ./lbd ./proxyd && \
 	$(GO) test -run '^$$' -bench BenchmarkL4NAT -benchtime 5000x ./lbd/l4 && \
 	$(GO) test -run '^$$' -bench BenchmarkL4HealthConvergence -benchtime 3x ./lbd/l4 ; \
 	} 2>&1 | tee out/bench.txt

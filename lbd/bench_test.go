@@ -17,7 +17,7 @@ import (
 )
 
 // benchDuration bounds each wrk run.
-const benchDuration = 3 * time.Second
+const benchDuration = 2 * time.Second
 
 // BenchmarkHAProxyVsLBD puts Debian's haproxy and lbd (as a separate
 // process, like haproxy) in front of the same two loopback app servers

@@ -30,7 +30,7 @@ func BenchmarkLabHAProxyVsLBD(b *testing.B) {
 		b.Skip("haproxy is not installed")
 	}
 	dir := gobuild.ForTest(b, "../cmd/lbd", "../cmd/labapp")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	// more ephemeral ports and TIME_WAIT reuse where connections start:
 	// runs without keep-alive open thousands of connections a second

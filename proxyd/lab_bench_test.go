@@ -19,7 +19,7 @@ import (
 )
 
 // benchDuration bounds each wrk run in the lab benchmark.
-const benchDuration = 3 * time.Second
+const benchDuration = 2 * time.Second
 
 // labBenchConf is the article's site (ip_hash over app01 and app02) as the
 // whole configuration, with nginx's defaults otherwise; {{WORKERS}} is the
@@ -69,7 +69,7 @@ func BenchmarkLabNginxVsProxyd(b *testing.B) {
 	if _, err := os.Stat("/usr/sbin/nginx"); err != nil {
 		b.Skip("nginx is not installed")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	_ = lab.Down(ctx, "px1b")
 	topo, err := lab.ParseTopology("px1b.yaml", []byte(benchTopology))

@@ -69,9 +69,13 @@ func Parse(out string) Result {
 }
 
 // defaultRounds is how many rounds Compare runs unless HALAB_BENCH_ROUNDS
-// says otherwise: enough for a median that one disturbed round does not
-// move.
-const defaultRounds = 5
+// says otherwise. In the lab one round's ratio scatters by ±10–15 %
+// (haproxy's, with two threads, by more: its throughput depends on how a
+// run's connections fall on its threads); fifteen rounds put the sign
+// test's 96 % interval of the median between the 4th and the 12th ratio,
+// about ±5 % around it, where five rounds could only give their whole
+// range.
+const defaultRounds = 15
 
 // Compare runs every case against both implementations in rounds, each
 // round running the two back to back, the first going first in every
