@@ -21,9 +21,9 @@ const benchDuration = 2 * time.Second
 
 // BenchmarkHAProxyVsLBD puts Debian's haproxy and lbd (as a separate
 // process, like haproxy) in front of the same two loopback app servers
-// with the article's backend, and drives each with wrk at 50 connections:
-// keep-alive, a new connection per request, and keep-alive with a
-// persistence cookie. It reports requests per second and p99 latency.
+// with the article's backend, and drives each with wrk at 50 connections
+// in the loads of benchCases. It reports requests per second and p99
+// latency.
 // Each case runs in rounds of benchDuration per implementation, whatever
 // b.N is (see wrkbench.Compare).
 //
@@ -59,6 +59,7 @@ func BenchmarkHAProxyVsLBD(b *testing.B) {
 		b.Cleanup(func() { srv.Close() })
 		apps = append(apps, ln.Addr().String())
 	}
+	loads := benchLoads(b, dir)
 	wrkbench.Compare(b, [2]string{"haproxy", "lbd"}, benchCases, func(cs, impl string) wrkbench.Result {
 		listen := fmt.Sprintf("127.0.0.1:%d", freePortB(b))
 		path := filepath.Join(dir, impl+".cfg")
@@ -79,7 +80,7 @@ func BenchmarkHAProxyVsLBD(b *testing.B) {
 			cmd.Wait()
 		}()
 		waitPortB(b, listen)
-		args := wrkbench.Args(50, benchDuration, benchHeaders[cs], "http://"+listen+"/")
+		args := wrkbench.Args(50, benchDuration, loads[cs], "http://"+listen+"/")
 		ctx, cancel := context.WithTimeout(context.Background(), benchDuration+30*time.Second)
 		defer cancel()
 		wc := exec.CommandContext(ctx, wrk, args[1:]...)
@@ -92,14 +93,28 @@ func BenchmarkHAProxyVsLBD(b *testing.B) {
 	})
 }
 
-// benchCases are the load shapes, in report order.
-var benchCases = []string{"keepalive", "close", "cookie"}
+// benchCases are the load shapes, in report order: keep-alive, a new
+// connection per request, and keep-alive with persistence cookies. In
+// "cookie" each wrk thread carries the cookie of one app (App01, App02),
+// as clients holding persistence cookies spread over the servers. In
+// "cookie-one-app" every connection carries App01's: one app serves the
+// whole load, and, on a shared machine, uses more CPU than the balancer.
+var benchCases = []string{"keepalive", "close", "cookie", "cookie-one-app"}
 
-// benchHeaders are each case's request headers.
-var benchHeaders = map[string][]string{
-	"keepalive": nil,
-	"close":     {"Connection: close"},
-	"cookie":    {"Cookie: JSESSIONID=app01~0123456789abcdef"},
+// benchLoads returns each case's load; the cookie script is written to
+// dir, where wrk can read it.
+func benchLoads(b *testing.B, dir string) map[string]wrkbench.Load {
+	script := filepath.Join(dir, "cookies.lua")
+	cookies := []string{"JSESSIONID=app01~0123456789abcdef", "JSESSIONID=app02~0123456789abcdef"}
+	if err := os.WriteFile(script, []byte(wrkbench.ThreadCookies(cookies)), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return map[string]wrkbench.Load{
+		"keepalive":      {},
+		"close":          {Headers: []string{"Connection: close"}},
+		"cookie":         {Script: script},
+		"cookie-one-app": {Headers: []string{"Cookie: " + cookies[0]}},
+	}
 }
 
 func benchConfig(listen string, apps []string) string {

@@ -17,8 +17,8 @@ import (
 // BenchmarkLabHAProxyVsLBD is the benchmark: wrk on the client
 // node, the balancer node running Debian's haproxy then lbd with the same
 // configuration (the article's backend), labapp on two app nodes. 50
-// connections, with and without keep-alive, and with a persistence
-// cookie. Each case runs in rounds (see wrkbench.Compare).
+// connections, with and without keep-alive, and with persistence cookies
+// (benchCases). Each case runs in rounds (see wrkbench.Compare).
 func BenchmarkLabHAProxyVsLBD(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("lab benchmarks need root")
@@ -61,6 +61,7 @@ func BenchmarkLabHAProxyVsLBD(b *testing.B) {
 		b.Fatal(err)
 	}
 	client, balancer := l.MustNode("client"), l.MustNode("haproxy01")
+	loads := benchLoads(b, l.SharedDir())
 	wrkbench.Compare(b, [2]string{"haproxy", "lbd"}, benchCases, func(cs, impl string) wrkbench.Result {
 		bin := haproxyBin
 		if impl == "lbd" {
@@ -78,7 +79,7 @@ func BenchmarkLabHAProxyVsLBD(b *testing.B) {
 		if err := wrkbench.WaitListening(ctx, client, "10.0.1.31:8080"); err != nil {
 			b.Fatalf("%s: %v", impl, err)
 		}
-		r, err := wrkbench.RunIn(ctx, client, p.PID(), 50, benchDuration, benchHeaders[cs], "http://10.0.1.31:8080/")
+		r, err := wrkbench.RunIn(ctx, client, p.PID(), 50, benchDuration, loads[cs], "http://10.0.1.31:8080/")
 		if err != nil {
 			b.Fatal(err)
 		}

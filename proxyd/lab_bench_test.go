@@ -124,7 +124,7 @@ func BenchmarkLabNginxVsProxyd(b *testing.B) {
 		load, workers, _ := strings.Cut(cs, "-w")
 		p, stop := start(impl, workers)
 		defer stop()
-		r, err := wrkbench.RunIn(ctx, client, p.PID(), 50, benchDuration, headers[load], "http://10.0.1.11/")
+		r, err := wrkbench.RunIn(ctx, client, p.PID(), 50, benchDuration, wrkbench.Load{Headers: headers[load]}, "http://10.0.1.11/")
 		if err != nil {
 			b.Fatal(err)
 		}

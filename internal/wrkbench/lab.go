@@ -36,11 +36,11 @@ func cutHostPort(hp string) (string, string, bool) {
 }
 
 // RunIn runs wrk on node against rawURL with conns connections for d and
-// the extra headers, and charges the CPU time the daemon pid (and its
-// children) spent meanwhile to each request.
-func RunIn(ctx context.Context, node *lab.Node, pid, conns int, d time.Duration, headers []string, rawURL string) (Result, error) {
+// load, and charges the CPU time the daemon pid (and its children) spent
+// meanwhile to each request.
+func RunIn(ctx context.Context, node *lab.Node, pid, conns int, d time.Duration, load Load, rawURL string) (Result, error) {
 	cpu0 := TreeCPU(pid)
-	out, err := node.Run(ctx, Args(conns, d, headers, rawURL)...)
+	out, err := node.Run(ctx, Args(conns, d, load, rawURL)...)
 	if err != nil {
 		return Result{}, fmt.Errorf("wrk: %w\n%s", err, out)
 	}

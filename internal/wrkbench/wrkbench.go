@@ -26,14 +26,51 @@ type Result struct {
 	CPUPerReq float64
 }
 
+// Load is what wrk sends besides the URL: extra request headers, and a
+// Lua script (a file wrk can read) when there is one.
+type Load struct {
+	Headers []string
+	Script  string
+}
+
 // Args is wrk's command line for conns connections over two threads for d,
-// with extra request headers, against url.
-func Args(conns int, d time.Duration, headers []string, url string) []string {
+// with load, against url.
+func Args(conns int, d time.Duration, load Load, url string) []string {
 	args := []string{"wrk", "-t2", "-c" + strconv.Itoa(conns), "-d" + d.String(), "--latency", "--timeout", "5s"}
-	for _, h := range headers {
+	for _, h := range load.Headers {
 		args = append(args, "-H", h)
 	}
+	if load.Script != "" {
+		args = append(args, "-s", load.Script)
+	}
 	return append(args, url)
+}
+
+// ThreadCookies is a wrk script that gives each of wrk's threads in turn
+// one of cookies (NAME=VALUE) as its Cookie header. With as many threads
+// as cookies naming different servers, the connections spread over the
+// servers and each sticks to its own, as clients holding persistence
+// cookies do.
+func ThreadCookies(cookies []string) string {
+	var b strings.Builder
+	b.WriteString("-- each wrk thread in turn sends one of the cookies\nlocal cookies = {")
+	for i, c := range cookies {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Quote(c))
+	}
+	b.WriteString(`}
+local n = 0
+function setup(thread)
+  n = n + 1
+  thread:set("cookie", cookies[(n - 1) % #cookies + 1])
+end
+function init(args)
+  wrk.headers["Cookie"] = cookie
+end
+`)
+	return b.String()
 }
 
 var (

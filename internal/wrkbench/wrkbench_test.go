@@ -1,11 +1,18 @@
 package wrkbench
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 const report = `Running 1s test @ http://127.0.0.1:9002/
@@ -48,7 +55,45 @@ func TestParse(t *testing.T) {
 func TestArgs(t *testing.T) {
 	assert.Equal(t,
 		[]string{"wrk", "-t2", "-c50", "-d3s", "--latency", "--timeout", "5s", "-H", "Connection: close", "http://10.0.1.11/"},
-		Args(50, 3*time.Second, []string{"Connection: close"}, "http://10.0.1.11/"))
+		Args(50, 3*time.Second, Load{Headers: []string{"Connection: close"}}, "http://10.0.1.11/"))
+	assert.Equal(t,
+		[]string{"wrk", "-t2", "-c50", "-d3s", "--latency", "--timeout", "5s", "-s", "/tmp/c.lua", "http://10.0.1.11/"},
+		Args(50, 3*time.Second, Load{Script: "/tmp/c.lua"}, "http://10.0.1.11/"))
+}
+
+// TestThreadCookies runs wrk with the script against a local server: each
+// connection always carries one cookie, and both cookies come.
+func TestThreadCookies(t *testing.T) {
+	wrk, err := exec.LookPath("wrk")
+	if err != nil {
+		t.Skip("wrk is not installed")
+	}
+	var mu sync.Mutex
+	seen := map[string]map[string]int{} // connection -> cookie -> requests
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if seen[r.RemoteAddr] == nil {
+			seen[r.RemoteAddr] = map[string]int{}
+		}
+		seen[r.RemoteAddr][r.Header.Get("Cookie")]++
+	}))
+	t.Cleanup(srv.Close)
+	script := filepath.Join(t.TempDir(), "cookies.lua")
+	require.NoError(t, os.WriteFile(script, []byte(ThreadCookies([]string{"S=a~1", "S=b~2"})), 0o644))
+	args := Args(4, time.Second, Load{Script: script}, srv.URL+"/")
+	out, err := exec.Command(wrk, args[1:]...).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	mu.Lock()
+	defer mu.Unlock()
+	byCookie := map[string]int{}
+	for conn, cookies := range seen {
+		assert.Len(t, cookies, 1, "connection %s", conn)
+		for c := range cookies {
+			byCookie[c]++
+		}
+	}
+	assert.Equal(t, map[string]int{"S=a~1": 2, "S=b~2": 2}, byCookie, "connections a cookie")
 }
 
 func TestCutHostPort(t *testing.T) {
